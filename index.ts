@@ -1,0 +1,8 @@
+export * as errors from './src/errors.ts'
+export { configure } from './configure.ts'
+export { stubsRoot } from './stubs/main.ts'
+export { storedSession, createStoredSessionFactory, resolveConfig } from './src/define_config.ts'
+export { StoredSessionStore } from './src/store.ts'
+export { SessionCodec } from './src/codec.ts'
+export { SessionRepository } from './src/repository.ts'
+export { hashSessionId, isValidSessionId } from './src/session_id.ts'

@@ -1,0 +1,168 @@
+import { configProvider } from '@adonisjs/core'
+import string from '@adonisjs/core/helpers/string'
+import type { Encryption } from '@adonisjs/core/encryption'
+import type { EmitterService } from '@adonisjs/core/types'
+import type { Database } from '@adonisjs/lucid/database'
+import type {} from '@adonisjs/lucid/database_provider'
+import type { SessionStoreFactory } from '@adonisjs/session/types'
+import { SessionCodec } from './codec.ts'
+import { SessionEvents } from './events.ts'
+import { StoredSessionStore } from './store.ts'
+import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
+import type { StoredSessionConfig } from './types.ts'
+import { STORE_CONTEXT, createRepositoryFor, type StoredSessionContext } from './store_context.ts'
+
+export const DEFAULT_TABLE = 'stored_sessions'
+const DEFAULT_MAX_LIFETIME = '30 days'
+const DEFAULT_MAX_PAYLOAD_SIZE = 512 * 1024
+
+/**
+ * The cookie's expiry moves forward on every response, the stored one only
+ * on writes and touches; 5% of `age` bounds how far the stored expiry lags
+ * while saving the UPDATE on almost every read-only request.
+ */
+const TOUCH_INTERVAL_FRACTION = 0.05
+
+/**
+ * A table name we are willing to put into SQL: optionally schema-qualified
+ * identifiers.
+ */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/
+
+/**
+ * Config with every default applied and durations in milliseconds.
+ */
+export interface ResolvedStoredSessionConfig {
+  connection?: string
+  table: string
+  maxLifetime: number
+  touchInterval?: number
+  maxPayloadSize: number
+  encryption?: string
+}
+
+export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
+  const table = config.table ?? DEFAULT_TABLE
+  if (!TABLE_NAME.test(table)) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([`"table" must be a plain SQL identifier`])
+  }
+  const maxPayloadSize = config.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE
+  if (!Number.isInteger(maxPayloadSize) || maxPayloadSize <= 0) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([`"maxPayloadSize" must be a positive integer`])
+  }
+  return {
+    connection: config.connection,
+    table,
+    maxLifetime: durationMs('maxLifetime', config.maxLifetime ?? DEFAULT_MAX_LIFETIME),
+    touchInterval:
+      config.touchInterval === undefined
+        ? undefined
+        : durationMs('touchInterval', config.touchInterval),
+    maxPayloadSize,
+    encryption: config.encryption,
+  }
+}
+
+function durationMs(option: string, value: string | number): number {
+  let seconds: number
+  try {
+    seconds = string.seconds.parse(value)
+  } catch {
+    seconds = Number.NaN
+  }
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([
+      `"${option}" must be a time expression like "2 hours" or a number of seconds`,
+    ])
+  }
+  return seconds * 1000
+}
+
+/**
+ * What the store factory needs, resolved from the app's container, or built
+ * by hand in tests (with a fake clock).
+ */
+export interface StoredSessionServices {
+  db: Database
+  encryptor: Encryption
+  emitter: EmitterService | null
+  clock?: () => number
+}
+
+/**
+ * Builds the per-request store factory @adonisjs/session calls. It accepts
+ * a null context: `SessionCollection` builds its store that way.
+ */
+export function createStoredSessionFactory(
+  config: ResolvedStoredSessionConfig,
+  services: StoredSessionServices
+): SessionStoreFactory {
+  const connectionName = config.connection ?? services.db.primaryConnectionName
+  if (!services.db.manager.has(connectionName)) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([
+      `the connection "${connectionName}" is not defined in config/database.ts`,
+    ])
+  }
+
+  const codec = new SessionCodec(services.encryptor, config.maxPayloadSize)
+  const events = new SessionEvents(services.emitter)
+  const clock = services.clock ?? Date.now
+  const ttlCache = new Map<string | number, number>()
+  const context: StoredSessionContext = {
+    config,
+    connectionName,
+    db: services.db,
+    encryptor: services.encryptor,
+    codec,
+    events,
+    clock,
+    repository: () => createRepositoryFor(context),
+  }
+
+  const factory: SessionStoreFactory = (ctx, sessionConfig) => {
+    let ttl = ttlCache.get(sessionConfig.age)
+    if (ttl === undefined) {
+      ttl = string.seconds.parse(sessionConfig.age) * 1000
+      ttlCache.set(sessionConfig.age, ttl)
+    }
+    return new StoredSessionStore({
+      repository: context.repository(),
+      codec,
+      events,
+      clock,
+      ttl,
+      maxLifetime: config.maxLifetime,
+      touchInterval: config.touchInterval ?? Math.floor(ttl * TOUCH_INTERVAL_FRACTION),
+      addressableByHash: !ctx,
+    })
+  }
+  return Object.assign(factory, { [STORE_CONTEXT]: context })
+}
+
+/**
+ * The `stored` session store, for the `stores` of `config/session.ts`.
+ * Lucid, encryption and the emitter are resolved lazily, when the session
+ * config is.
+ *
+ * @example
+ * stores: {
+ *   stored: storedSession({ connection: 'sessions', maxLifetime: '14 days' }),
+ * }
+ */
+export function storedSession(config: StoredSessionConfig = {}) {
+  const resolved = resolveConfig(config)
+  return configProvider.create<SessionStoreFactory>(async (app) => {
+    const db = await app.container.make('lucid.db')
+    const encryption = await app.container.make('encryption')
+    let encryptor: Encryption
+    try {
+      encryptor = encryption.use(resolved.encryption as any)
+    } catch {
+      throw new E_INVALID_STORED_SESSION_CONFIG([
+        `the encryptor "${resolved.encryption}" is not defined in config/encryption.ts`,
+      ])
+    }
+    const emitter = await app.container.make('emitter')
+    return createStoredSessionFactory(resolved, { db, encryptor, emitter })
+  })
+}

@@ -1,0 +1,209 @@
+import type { Knex } from 'knex'
+import type { StoredSessionRow } from './types.ts'
+
+type Dialect = 'pg' | 'mysql' | 'sqlite'
+
+/**
+ * Every SQL statement the store issues, one method each. Statements go to
+ * the connection's knex instance directly rather than through Lucid's query
+ * builders: no model hydration on the hot path, and Lucid's query reporter
+ * (`debug: true`, `db:query`) never sees session ids or payload bindings.
+ *
+ * Reads use the write connection too: a session read from a lagging replica
+ * would resurrect what was just destroyed.
+ */
+export class SessionRepository {
+  readonly dialect: Dialect
+  #knex: Knex
+  #table: string
+
+  constructor(knex: Knex, table: string) {
+    this.#knex = knex
+    this.#table = table
+    this.dialect = dialectOf(knex)
+  }
+
+  async find(hash: string): Promise<StoredSessionRow | null> {
+    const rows = this.#rows(
+      await this.#knex.raw(
+        'select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?',
+        [this.#table, hash]
+      )
+    )
+    return rows.length ? toRow(rows[0]) : null
+  }
+
+  /**
+   * Inserts a new row. Returns false, writing nothing, when a row already
+   * holds this id (an expired or unreadable one, or one a concurrent request
+   * just created): the caller decides what to do with it.
+   */
+  async insert(row: {
+    id: string
+    data: Buffer
+    userId: string | null
+    ipAddress?: string | null
+    userAgent?: string | null
+    now: Date
+    expiresAt: Date
+  }): Promise<boolean> {
+    try {
+      await this.#knex.raw(
+        'insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, 0, ?, ?, ?, ?, ?, ?)',
+        [
+          this.#table,
+          row.id,
+          row.data,
+          row.userId,
+          row.ipAddress ?? null,
+          row.userAgent ?? null,
+          row.now,
+          row.now,
+          row.expiresAt,
+        ]
+      )
+      return true
+    } catch (error) {
+      if (isDuplicateKey(error)) return false
+      throw error
+    }
+  }
+
+  /**
+   * Replaces the data of a row only if nobody wrote it since `version` was
+   * read. Returns false on a version conflict (or a row that is gone).
+   */
+  async update(
+    hash: string,
+    version: number,
+    changes: { data: Buffer; userId?: string | null; now: Date; expiresAt: Date }
+  ): Promise<boolean> {
+    const withUser = changes.userId !== undefined
+    const sql = `update ?? set data = ?, version = version + 1, updated_at = ?, expires_at = ?${
+      withUser ? ', user_id = ?' : ''
+    } where id = ? and version = ?`
+    const bindings: Knex.RawBinding[] = [this.#table, changes.data, changes.now, changes.expiresAt]
+    if (withUser) bindings.push(changes.userId ?? null)
+    bindings.push(hash, version)
+    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
+  }
+
+  /**
+   * Takes over an expired or unreadable row as a brand new session (fresh
+   * `created_at`), again only if its version is still the one seen.
+   */
+  async replace(
+    hash: string,
+    version: number,
+    row: { data: Buffer; userId: string | null; now: Date; expiresAt: Date }
+  ): Promise<boolean> {
+    const result = await this.#knex.raw(
+      'update ?? set data = ?, version = version + 1, user_id = ?, created_at = ?, updated_at = ?, expires_at = ? where id = ? and version = ?',
+      [this.#table, row.data, row.userId, row.now, row.now, row.expiresAt, hash, version]
+    )
+    return this.#affected(result) > 0
+  }
+
+  async touch(hash: string, now: Date, expiresAt: Date): Promise<boolean> {
+    const result = await this.#knex.raw(
+      'update ?? set updated_at = ?, expires_at = ? where id = ?',
+      [this.#table, now, expiresAt, hash]
+    )
+    return this.#affected(result) > 0
+  }
+
+  async setUserId(hash: string, userId: string | null): Promise<boolean> {
+    const result = await this.#knex.raw('update ?? set user_id = ? where id = ?', [
+      this.#table,
+      userId,
+      hash,
+    ])
+    return this.#affected(result) > 0
+  }
+
+  async delete(hash: string): Promise<boolean> {
+    const result = await this.#knex.raw('delete from ?? where id = ?', [this.#table, hash])
+    return this.#affected(result) > 0
+  }
+
+  /**
+   * Live rows of a user: not idle-expired and created after `createdAfter`.
+   */
+  async findByUser(userId: string, now: Date, createdAfter: Date): Promise<StoredSessionRow[]> {
+    const rows = this.#rows(
+      await this.#knex.raw(
+        'select id, data, version, user_id, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
+        [this.#table, userId, now, createdAfter]
+      )
+    )
+    return rows.map(toRow)
+  }
+
+  #rows(result: any): Record<string, unknown>[] {
+    switch (this.dialect) {
+      case 'pg':
+        return result.rows
+      case 'mysql':
+        return result[0]
+      case 'sqlite':
+        return result
+    }
+  }
+
+  #affected(result: any): number {
+    switch (this.dialect) {
+      case 'pg':
+        return result.rowCount ?? 0
+      case 'mysql':
+        return result[0]?.affectedRows ?? 0
+      case 'sqlite':
+        return result?.changes ?? 0
+    }
+  }
+}
+
+export function dialectOf(knex: Knex): Dialect {
+  const client = String(knex.client.config.client)
+  if (client === 'pg' || client === 'postgres' || client === 'postgresql') return 'pg'
+  if (client === 'mysql' || client === 'mysql2') return 'mysql'
+  if (client === 'better-sqlite3' || client === 'sqlite3' || client === 'sqlite') return 'sqlite'
+  throw new Error(`stored-session does not support the "${client}" database client`)
+}
+
+function isDuplicateKey(error: any): boolean {
+  return (
+    error?.code === '23505' ||
+    error?.code === 'ER_DUP_ENTRY' ||
+    error?.errno === 1062 ||
+    error?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    error?.code === 'SQLITE_CONSTRAINT_UNIQUE'
+  )
+}
+
+/**
+ * Timestamps come back as Date (pg, mysql2), epoch milliseconds (knex binds
+ * Dates as numbers on SQLite) or, for rows written by other tools, strings.
+ */
+export function toMillis(value: unknown): number {
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number') return value
+  if (typeof value === 'bigint') return Number(value)
+  if (typeof value === 'string') {
+    if (/^\d+$/.test(value)) return Number(value)
+    const parsed = Date.parse(value.includes('T') || value.endsWith('Z') ? value : `${value}Z`)
+    return Number.isNaN(parsed) ? 0 : parsed
+  }
+  return 0
+}
+
+function toRow(row: Record<string, unknown>): StoredSessionRow {
+  return {
+    id: String(row.id),
+    data: row.data as Buffer,
+    version: Number(row.version),
+    userId: row.user_id === null || row.user_id === undefined ? null : String(row.user_id),
+    createdAt: toMillis(row.created_at),
+    updatedAt: toMillis(row.updated_at),
+    expiresAt: toMillis(row.expires_at),
+  }
+}

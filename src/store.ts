@@ -1,0 +1,372 @@
+import type {
+  SessionData,
+  SessionStoreWithTaggingContract,
+  TaggedSession,
+} from '@adonisjs/session/types'
+import debug from './debug.ts'
+import type { SessionCodec } from './codec.ts'
+import type { SessionEvents } from './events.ts'
+import type { SessionRepository } from './repository.ts'
+import type { StoredSessionRow } from './types.ts'
+import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
+import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
+import { changedKeys, mergeChanges } from './merge.ts'
+
+/**
+ * How many times a write re-reads and merges after another request wrote
+ * the same session in between. Each retry needs a fresh concurrent write
+ * to fail again, so a handful covers any realistic burst of parallel
+ * requests from one browser.
+ */
+const MAX_WRITE_ATTEMPTS = 8
+
+export interface StoredSessionStoreOptions {
+  repository: SessionRepository
+  codec: SessionCodec
+  events: SessionEvents
+  /** Epoch milliseconds; injectable so expiry is testable without sleeping. */
+  clock: () => number
+  /** Idle expiry (the session `age`), in milliseconds. */
+  ttl: number
+  /** Absolute lifetime since creation, in milliseconds. */
+  maxLifetime: number
+  /** Minimum age of the stored expiry before a touch refreshes it, in milliseconds. */
+  touchInterval: number
+  /**
+   * True for the store `SessionCollection` builds without an HTTP context:
+   * only there may a session be addressed by its stored hash (as `tagged()`
+   * returns it), so a cookie can never name a row by its key.
+   */
+  addressableByHash: boolean
+}
+
+/**
+ * What this request read, so that a write can tell a real change from a
+ * no-op, a touch can be skipped, and a conflicting write can be merged.
+ */
+interface Snapshot {
+  hash: string
+  version: number
+  values: SessionData
+  packed: Buffer
+  updatedAt: number
+  userId: string | null
+}
+
+type WriteTarget =
+  { kind: 'insert' } | { kind: 'update'; version: number } | { kind: 'replace'; version: number }
+
+/**
+ * The `stored` session store: thin glue between @adonisjs/session's store
+ * contract, the codec (MessagePack + encryption), the id hasher and the
+ * repository (SQL). One instance serves one request.
+ */
+export class StoredSessionStore implements SessionStoreWithTaggingContract {
+  #options: StoredSessionStoreOptions
+  #snapshot: Snapshot | null = null
+
+  /** A row this request found expired or unreadable, taken over on write. */
+  #stale: { hash: string; version: number } | null = null
+
+  /** Tags set before the session has a row; applied when it is inserted. */
+  #pendingUserIds = new Map<string, string | null>()
+
+  constructor(options: StoredSessionStoreOptions) {
+    this.#options = options
+  }
+
+  async read(sessionId: string): Promise<SessionData | null> {
+    const hash = this.#hashOf(sessionId)
+    if (!hash) {
+      debug('read: malformed session id ignored')
+      return null
+    }
+
+    const started = performance.now()
+    const row = await this.#options.repository.find(hash)
+    const values = row ? this.#remember(row) : null
+
+    debug('read %s: %s', shortHash(hash), values ? 'found' : row ? 'unusable' : 'absent')
+    this.#options.events.emit('stored_session:read', () => ({
+      hashedId: hash,
+      found: values !== null,
+      bytes: row?.data.length ?? 0,
+      duration: performance.now() - started,
+    }))
+    return values
+  }
+
+  async write(sessionId: string, values: SessionData): Promise<void> {
+    const hash = this.#hashOf(sessionId)
+    if (!hash) throw new E_INVALID_SESSION_ID()
+
+    const packed = this.#options.codec.pack(values)
+    const snapshot = this.#snapshotOf(hash)
+    if (snapshot && !this.#pendingUserIds.has(hash) && snapshot.packed.equals(packed)) {
+      debug('write %s: unchanged, touching instead', shortHash(hash))
+      return this.touch(sessionId)
+    }
+
+    const started = performance.now()
+    const { created, bytes } = await this.#persist(hash, values, packed)
+    debug('write %s: %d bytes (%s)', shortHash(hash), bytes, created ? 'created' : 'updated')
+    this.#options.events.emit('stored_session:write', () => ({
+      hashedId: hash,
+      created,
+      bytes,
+      packedBytes: packed.length,
+      duration: performance.now() - started,
+    }))
+  }
+
+  async touch(sessionId: string): Promise<void> {
+    const hash = this.#hashOf(sessionId)
+    if (!hash) return
+
+    const now = this.#options.clock()
+    const snapshot = this.#snapshotOf(hash)
+    if (snapshot && now - snapshot.updatedAt < this.#options.touchInterval) {
+      debug('touch %s: skipped, last written %dms ago', shortHash(hash), now - snapshot.updatedAt)
+      return
+    }
+
+    const started = performance.now()
+    await this.#options.repository.touch(hash, new Date(now), new Date(now + this.#options.ttl))
+    if (snapshot) snapshot.updatedAt = now
+    debug('touch %s', shortHash(hash))
+    this.#options.events.emit('stored_session:touch', () => ({
+      hashedId: hash,
+      duration: performance.now() - started,
+    }))
+  }
+
+  async destroy(sessionId: string): Promise<void> {
+    const hash = this.#hashOf(sessionId)
+    if (!hash) return
+
+    const started = performance.now()
+    if (this.#snapshot?.hash === hash) this.#snapshot = null
+    if (this.#stale?.hash === hash) this.#stale = null
+    this.#pendingUserIds.delete(hash)
+    await this.#options.repository.delete(hash)
+    debug('destroy %s', shortHash(hash))
+    this.#options.events.emit('stored_session:destroy', () => ({
+      hashedId: hash,
+      duration: performance.now() - started,
+    }))
+  }
+
+  async tag(sessionId: string, userId: string | number): Promise<void> {
+    await this.#setUserId(sessionId, String(userId))
+  }
+
+  async untag(sessionId: string, _userId: string | number): Promise<void> {
+    await this.#setUserId(sessionId, null)
+  }
+
+  /**
+   * Live sessions of a user. Their `id` is the stored hash: pass it to
+   * `SessionCollection.destroy()` to revoke one; it is never accepted
+   * where a cookie's session id is read.
+   */
+  async tagged(userId: string | number): Promise<TaggedSession[]> {
+    const now = this.#options.clock()
+    const rows = await this.#options.repository.findByUser(
+      String(userId),
+      new Date(now),
+      new Date(now - this.#options.maxLifetime)
+    )
+
+    const sessions: TaggedSession[] = []
+    for (const row of rows) {
+      const data = this.#decode(row)
+      if (data) sessions.push({ id: row.id, data: data.values })
+    }
+    return sessions
+  }
+
+  #hashOf(sessionId: string): string | null {
+    if (isValidSessionId(sessionId)) return hashSessionId(sessionId)
+    if (this.#options.addressableByHash && isSessionHash(sessionId)) return sessionId
+    return null
+  }
+
+  #snapshotOf(hash: string): Snapshot | null {
+    return this.#snapshot?.hash === hash ? this.#snapshot : null
+  }
+
+  #isLive(row: StoredSessionRow, now: number): boolean {
+    return row.expiresAt > now && row.createdAt + this.#options.maxLifetime > now
+  }
+
+  /**
+   * Opens a live row; null for an expired one, and for one that does not
+   * decrypt or decode (reported with an `invalid` event, never thrown).
+   */
+  #decode(row: StoredSessionRow): { values: SessionData; packed: Buffer } | null {
+    if (!this.#isLive(row, this.#options.clock())) return null
+
+    const packed = this.#options.codec.open(row.data, row.id)
+    const values = packed ? this.#options.codec.unpack(packed) : null
+    if (!packed || !values) {
+      debug('row %s cannot be opened', shortHash(row.id))
+      this.#options.events.emit('stored_session:invalid', () => ({
+        hashedId: row.id,
+        reason: packed ? 'undecodable' : 'undecryptable',
+        bytes: row.data.length,
+      }))
+      return null
+    }
+    return { values, packed }
+  }
+
+  #remember(row: StoredSessionRow): SessionData | null {
+    const decoded = this.#decode(row)
+    if (!decoded) {
+      this.#stale = { hash: row.id, version: row.version }
+      return null
+    }
+    this.#snapshot = {
+      hash: row.id,
+      version: row.version,
+      values: decoded.values,
+      packed: decoded.packed,
+      updatedAt: row.updatedAt,
+      userId: row.userId,
+    }
+    return decoded.values
+  }
+
+  /**
+   * One statement in the common case. When another request wrote the row
+   * in between (version moved on, or a row appeared), re-read it and
+   * re-apply only the keys this request changed; a row destroyed meanwhile
+   * (sign-out, revoke) stays destroyed.
+   */
+  async #persist(
+    hash: string,
+    values: SessionData,
+    packed: Buffer
+  ): Promise<{ created: boolean; bytes: number }> {
+    const { repository, codec, clock, ttl } = this.#options
+    const base = this.#snapshotOf(hash)?.values ?? {}
+    const changes = changedKeys(base, values, codec)
+    let target = this.#initialTarget(hash)
+    let toStore = { values, packed }
+
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const now = clock()
+      const sealed = codec.seal(toStore.packed, hash)
+      const userId = this.#userIdFor(hash, target)
+      const written = await this.#execute(target, hash, {
+        data: sealed,
+        userId,
+        now: new Date(now),
+        expiresAt: new Date(now + ttl),
+      })
+
+      if (written) {
+        this.#pendingUserIds.delete(hash)
+        this.#stale = null
+        this.#snapshot = {
+          hash,
+          version: target.kind === 'insert' ? 0 : target.version + 1,
+          values: toStore.values,
+          packed: toStore.packed,
+          updatedAt: now,
+          userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
+        }
+        return { created: target.kind !== 'update', bytes: sealed.length }
+      }
+
+      const current = await repository.find(hash)
+      if (!current) {
+        if (target.kind === 'update') {
+          debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
+          this.#snapshot = null
+          this.#emitConflict(hash, attempt, 'destroyed', changes.size)
+          return { created: false, bytes: 0 }
+        }
+        target = { kind: 'insert' }
+        continue
+      }
+
+      const theirs = this.#decode(current)
+      if (!theirs) {
+        target = { kind: 'replace', version: current.version }
+        continue
+      }
+
+      const merged = mergeChanges(theirs.values, changes)
+      toStore = { values: merged, packed: codec.pack(merged) }
+      target = { kind: 'update', version: current.version }
+      this.#emitConflict(hash, attempt, 'merged', changes.size)
+    }
+
+    throw new E_SESSION_WRITE_CONFLICT([MAX_WRITE_ATTEMPTS])
+  }
+
+  #initialTarget(hash: string): WriteTarget {
+    const snapshot = this.#snapshotOf(hash)
+    if (snapshot) return { kind: 'update', version: snapshot.version }
+    if (this.#stale?.hash === hash) return { kind: 'replace', version: this.#stale.version }
+    return { kind: 'insert' }
+  }
+
+  /**
+   * The user id to store with this write: a pending tag, else nothing for
+   * an update (the column keeps its value), else null for a new row.
+   */
+  #userIdFor(hash: string, target: WriteTarget): string | null | undefined {
+    if (this.#pendingUserIds.has(hash)) return this.#pendingUserIds.get(hash)!
+    return target.kind === 'update' ? undefined : null
+  }
+
+  #execute(
+    target: WriteTarget,
+    hash: string,
+    row: { data: Buffer; userId: string | null | undefined; now: Date; expiresAt: Date }
+  ): Promise<boolean> {
+    const repository = this.#options.repository
+    switch (target.kind) {
+      case 'insert':
+        return repository.insert({ id: hash, ...row, userId: row.userId ?? null })
+      case 'replace':
+        return repository.replace(hash, target.version, { ...row, userId: row.userId ?? null })
+      case 'update':
+        return repository.update(hash, target.version, row)
+    }
+  }
+
+  /**
+   * Applies a tag at once to a row this request has read (or, without an
+   * HTTP context, to any row); otherwise keeps it for the row's insert.
+   */
+  async #setUserId(sessionId: string, userId: string | null): Promise<void> {
+    const hash = this.#hashOf(sessionId)
+    if (!hash) return
+
+    const snapshot = this.#snapshotOf(hash)
+    if (snapshot || this.#options.addressableByHash) {
+      await this.#options.repository.setUserId(hash, userId)
+      if (snapshot) snapshot.userId = userId
+      debug('%s %s', userId === null ? 'untag' : 'tag', shortHash(hash))
+      return
+    }
+    this.#pendingUserIds.set(hash, userId)
+  }
+
+  #emitConflict(
+    hash: string,
+    attempt: number,
+    outcome: 'merged' | 'destroyed',
+    changedKeysCount: number
+  ) {
+    this.#options.events.emit('stored_session:conflict', () => ({
+      hashedId: hash,
+      attempt,
+      outcome,
+      changedKeys: changedKeysCount,
+    }))
+  }
+}

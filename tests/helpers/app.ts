@@ -1,0 +1,252 @@
+import { once } from 'node:events'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import { AppFactory } from '@adonisjs/core/factories/app'
+import { EmitterFactory } from '@adonisjs/core/factories/events'
+import { LoggerFactory } from '@adonisjs/core/factories/logger'
+import { HttpContextFactory, RequestFactory, ResponseFactory } from '@adonisjs/core/factories/http'
+import { Encryption } from '@adonisjs/core/encryption'
+import { AES256GCM } from '@adonisjs/core/encryption/drivers/aes_256_gcm'
+import type { HttpContext } from '@adonisjs/core/http'
+import type { EmitterService } from '@adonisjs/core/types'
+import { Database } from '@adonisjs/lucid/database'
+import type { BaseSchema } from '@adonisjs/lucid/schema'
+import { SessionMiddlewareFactory } from '@adonisjs/session/factories'
+import type { SessionConfig, SessionStoreFactory } from '@adonisjs/session/types'
+import { SessionCollection } from '@adonisjs/session'
+import { stubsRoot } from '../../stubs/main.ts'
+import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
+import type { StoredSessionConfig } from '../../src/types.ts'
+import type { Dialect } from './dialects.ts'
+
+const ROOT = new URL('../../tmp/', import.meta.url)
+export const APP_KEYS = {
+  current: 'a-32-character-long-current-key!',
+  previous: 'a-32-character-long-previous-key',
+}
+
+export function makeEncryptor(keys: string[] = [APP_KEYS.current]) {
+  return new Encryption({ keys, driver: (key) => new AES256GCM({ id: 'app', key }) })
+}
+
+/**
+ * A clock tests move by hand, so expiry is tested without sleeping.
+ */
+export class FakeClock {
+  #now = Date.UTC(2026, 10, 22, 12, 0, 0)
+  now = () => this.#now
+  advance(ms: number) {
+    this.#now += ms
+  }
+}
+
+export const MINUTE = 60_000
+export const HOUR = 60 * MINUTE
+export const DAY = 24 * HOUR
+
+/**
+ * A Lucid Database on one dialect, with the sessions table created by
+ * rendering and running the package's own migration stub.
+ */
+export async function setupDatabase(dialect: Dialect, table = uniqueTable()) {
+  const app = new AppFactory().create(ROOT, () => {})
+  await app.init()
+  const emitter = new EmitterFactory().create(app) as unknown as EmitterService
+  const db = new Database(
+    { connection: dialect.name, connections: { [dialect.name]: dialect.connection() } },
+    new LoggerFactory().create(),
+    emitter as any
+  )
+  await db.connection().schema.dropTableIfExists(table)
+  await runMigrationStub(app, db, table)
+  return { app, db, emitter }
+}
+
+export async function runMigrationStub(
+  app: any,
+  db: Database,
+  table: string,
+  direction: 'up' | 'down' = 'up'
+) {
+  const stubs = await app.stubs.create()
+  const stub = await stubs.build('migrations/create_stored_sessions_table.stub', {
+    source: stubsRoot,
+  })
+  const { contents } = await stub.prepare({
+    migration: { folder: 'database/migrations', fileName: 'create.ts', tableName: table },
+  })
+  const folder = new URL(`migrations/${randomUUID()}/`, ROOT)
+  await mkdir(folder, { recursive: true })
+  const file = new URL('create_stored_sessions_table.ts', folder)
+  await writeFile(file, contents)
+  const { default: Migration } = (await import(file.href)) as { default: typeof BaseSchema }
+  const migration = new Migration(db.connection(), file.pathname, false)
+  await (direction === 'up' ? migration.execUp() : migration.execDown())
+}
+
+export interface TestAppOptions {
+  config?: StoredSessionConfig
+  encryptor?: Encryption
+  clock?: FakeClock
+  age?: string | number
+  table?: string
+}
+
+type Handler = (ctx: HttpContext) => unknown | Promise<unknown>
+
+/**
+ * A real HTTP server whose requests go through @adonisjs/session's own
+ * middleware and commit sequence, with the `stored` store under test.
+ */
+export class TestApp {
+  handler: Handler = () => {}
+  declare url: string
+  #server: Server
+  #cookieEncryption = makeEncryptor(['cookie-signing-key-of-32-chars!!'])
+
+  constructor(
+    readonly db: Database,
+    readonly emitter: EmitterService,
+    readonly sessionConfig: SessionConfig & {
+      store: string
+      stores: Record<string, SessionStoreFactory>
+    },
+    readonly clock: FakeClock
+  ) {
+    this.#server = createServer(async (req, res) => {
+      const encryption = this.#cookieEncryption
+      const request = new RequestFactory().merge({ req, res, encryption }).create()
+      const response = new ResponseFactory().merge({ req, res, encryption }).create()
+      const ctx = new HttpContextFactory().merge({ request, response }).create()
+      try {
+        const middleware = await this.#middleware()
+        await middleware.handle(ctx, async () => {
+          const body = await this.handler(ctx)
+          if (body !== undefined) ctx.response.send(body)
+        })
+      } catch (error: any) {
+        ctx.response.status(error.status ?? 500).send({ code: error.code, message: error.message })
+      }
+      ctx.response.finish()
+    })
+  }
+
+  #middlewarePromise?: ReturnType<SessionMiddlewareFactory['create']>
+  #middleware() {
+    this.#middlewarePromise ??= new SessionMiddlewareFactory()
+      .merge({ config: this.sessionConfig as any, emitter: this.emitter as any })
+      .create()
+    return this.#middlewarePromise
+  }
+
+  async start() {
+    this.#server.listen(0, '127.0.0.1')
+    await once(this.#server, 'listening')
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
+    return this
+  }
+
+  async close() {
+    this.#server.closeAllConnections()
+    await new Promise((resolve) => this.#server.close(resolve))
+  }
+
+  client() {
+    return new CookieClient(this.url)
+  }
+
+  /**
+   * The SessionCollection @adonisjs/session builds (store with a null ctx).
+   */
+  collection() {
+    return new SessionCollection(this.sessionConfig as any)
+  }
+
+  /**
+   * A signed session cookie for an arbitrary session id value, as a
+   * browser holding it would send.
+   */
+  signedCookie(value: string) {
+    const cipher = this.#cookieEncryption
+      .getMessageVerifier()
+      .sign(value, undefined, 'adonis_session')
+    return `adonis_session=s:${cipher}`
+  }
+}
+
+let tables = 0
+
+/**
+ * A table name of this process alone, so runs sharing a server never meet.
+ */
+export function uniqueTable() {
+  return `stored_sessions_t${process.pid}_${++tables}`
+}
+
+export async function createTestApp(dialect: Dialect, options: TestAppOptions = {}) {
+  const table = options.table ?? options.config?.table ?? uniqueTable()
+  const { db, emitter } = await setupDatabase(dialect, table)
+  const clock = options.clock ?? new FakeClock()
+  const factory = createStoredSessionFactory(resolveConfig({ ...options.config, table }), {
+    db,
+    emitter,
+    encryptor: options.encryptor ?? makeEncryptor(),
+    clock: clock.now,
+  })
+  const sessionConfig = {
+    enabled: true,
+    age: options.age ?? '2 hours',
+    cookieName: 'adonis_session',
+    clearWithBrowser: false,
+    cookie: {},
+    store: 'stored',
+    stores: { stored: factory },
+  }
+  const app = await new TestApp(db, emitter, sessionConfig, clock).start()
+  return {
+    app,
+    db,
+    emitter,
+    clock,
+    table,
+    async cleanup() {
+      await app.close()
+      await db.connection().schema.dropTableIfExists(table)
+      await db.manager.closeAll()
+    },
+  }
+}
+
+/**
+ * A minimal browser: keeps the cookies a server sets and sends them back.
+ */
+export class CookieClient {
+  cookies = new Map<string, string>()
+  constructor(readonly baseUrl: string) {}
+
+  get cookieHeader() {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+  }
+
+  async get(path = '/', headers: Record<string, string> = {}) {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      headers: { cookie: this.cookieHeader, ...headers },
+    })
+    for (const header of response.headers.getSetCookie()) {
+      const [pair] = header.split(';')
+      const index = pair.indexOf('=')
+      const name = pair.slice(0, index)
+      const value = pair.slice(index + 1)
+      if (header.toLowerCase().includes('max-age=0') || value === '') this.cookies.delete(name)
+      else this.cookies.set(name, value)
+    }
+    const text = await response.text()
+    let body: any = text
+    try {
+      body = JSON.parse(text)
+    } catch {}
+    return { status: response.status, body }
+  }
+}
