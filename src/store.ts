@@ -10,7 +10,8 @@ import type { SessionRepository } from './repository.ts'
 import type { StoredSessionRow } from './types.ts'
 import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
-import { changedKeys, mergeChanges } from './merge.ts'
+import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
+import { traced } from './tracing.ts'
 
 /**
  * How many times a write re-reads and merges after another request wrote
@@ -43,11 +44,12 @@ export interface StoredSessionStoreOptions {
 /**
  * What this request read, so that a write can tell a real change from a
  * no-op, a touch can be skipped, and a conflicting write can be merged.
+ * Only the packed bytes are kept: the Session mutates the object `read()`
+ * returned in place, so that object no longer shows what was read.
  */
 interface Snapshot {
   hash: string
   version: number
-  values: SessionData
   packed: Buffer
   updatedAt: number
   userId: string | null
@@ -81,7 +83,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       debug('read: malformed session id ignored')
       return null
     }
+    return traced('read', hash, () => this.#read(hash))
+  }
 
+  async #read(hash: string): Promise<SessionData | null> {
     const started = performance.now()
     const row = await this.#options.repository.find(hash)
     const values = row ? this.#remember(row) : null
@@ -99,12 +104,15 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async write(sessionId: string, values: SessionData): Promise<void> {
     const hash = this.#hashOf(sessionId)
     if (!hash) throw new E_INVALID_SESSION_ID()
+    return traced('write', hash, () => this.#write(hash, values))
+  }
 
+  async #write(hash: string, values: SessionData): Promise<void> {
     const packed = this.#options.codec.pack(values)
     const snapshot = this.#snapshotOf(hash)
     if (snapshot && !this.#pendingUserIds.has(hash) && snapshot.packed.equals(packed)) {
       debug('write %s: unchanged, touching instead', shortHash(hash))
-      return this.touch(sessionId)
+      return this.#touch(hash)
     }
 
     const started = performance.now()
@@ -122,7 +130,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async touch(sessionId: string): Promise<void> {
     const hash = this.#hashOf(sessionId)
     if (!hash) return
+    return traced('touch', hash, () => this.#touch(hash))
+  }
 
+  async #touch(hash: string): Promise<void> {
     const now = this.#options.clock()
     const snapshot = this.#snapshotOf(hash)
     if (snapshot && now - snapshot.updatedAt < this.#options.touchInterval) {
@@ -143,7 +154,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async destroy(sessionId: string): Promise<void> {
     const hash = this.#hashOf(sessionId)
     if (!hash) return
+    return traced('destroy', hash, () => this.#destroy(hash))
+  }
 
+  async #destroy(hash: string): Promise<void> {
     const started = performance.now()
     if (this.#snapshot?.hash === hash) this.#snapshot = null
     if (this.#stale?.hash === hash) this.#stale = null
@@ -229,7 +243,6 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     this.#snapshot = {
       hash: row.id,
       version: row.version,
-      values: decoded.values,
       packed: decoded.packed,
       updatedAt: row.updatedAt,
       userId: row.userId,
@@ -249,14 +262,21 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     packed: Buffer
   ): Promise<{ created: boolean; bytes: number }> {
     const { repository, codec, clock, ttl } = this.#options
-    const base = this.#snapshotOf(hash)?.values ?? {}
-    const changes = changedKeys(base, values, codec)
+    const read = this.#snapshotOf(hash)?.packed
     let target = this.#initialTarget(hash)
-    let toStore = { values, packed }
+    let toStore = packed
+
+    /**
+     * This request's own changes, diffed against what it read; only needed
+     * (and only computed) once another request's write got in between.
+     */
+    let changes: SessionChanges | undefined
+    const ownChanges = () =>
+      (changes ??= changedKeys(read ? (codec.unpack(read) ?? {}) : {}, values, codec))
 
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const now = clock()
-      const sealed = codec.seal(toStore.packed, hash)
+      const sealed = codec.seal(toStore, hash)
       const userId = this.#userIdFor(hash, target)
       const written = await this.#execute(target, hash, {
         data: sealed,
@@ -271,8 +291,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
         this.#snapshot = {
           hash,
           version: target.kind === 'insert' ? 0 : target.version + 1,
-          values: toStore.values,
-          packed: toStore.packed,
+          packed: toStore,
           updatedAt: now,
           userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
         }
@@ -284,7 +303,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
         if (target.kind === 'update') {
           debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
           this.#snapshot = null
-          this.#emitConflict(hash, attempt, 'destroyed', changes.size)
+          this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
           return { created: false, bytes: 0 }
         }
         target = { kind: 'insert' }
@@ -297,10 +316,9 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
         continue
       }
 
-      const merged = mergeChanges(theirs.values, changes)
-      toStore = { values: merged, packed: codec.pack(merged) }
+      toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
       target = { kind: 'update', version: current.version }
-      this.#emitConflict(hash, attempt, 'merged', changes.size)
+      this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
     }
 
     throw new E_SESSION_WRITE_CONFLICT([MAX_WRITE_ATTEMPTS])

@@ -1,0 +1,196 @@
+import { test } from '@japa/runner'
+import { randomUUID } from 'node:crypto'
+import type { SessionData } from '@adonisjs/session/types'
+import { enabledDialects, type Dialect } from './helpers/dialects.ts'
+import { FakeClock, makeEncryptor, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
+import { contextOf } from '../src/store_context.ts'
+import { SessionRepository } from '../src/repository.ts'
+import { StoredSessionStore } from '../src/store.ts'
+import { hashSessionId } from '../src/session_id.ts'
+import { errors } from '../index.ts'
+import type { StoredSessionEvents } from '../src/types.ts'
+
+/**
+ * Two stores on one session id play two requests of one browser: each
+ * reads, then writes what its handler left, in an order the test chooses.
+ */
+async function setup(dialect: Dialect) {
+  const table = uniqueTable()
+  const { db, emitter } = await setupDatabase(dialect, table)
+  const clock = new FakeClock()
+  const factory = createStoredSessionFactory(resolveConfig({ table }), {
+    db,
+    emitter,
+    encryptor: makeEncryptor(),
+    clock: clock.now,
+  })
+  const conflicts: StoredSessionEvents['stored_session:conflict'][] = []
+  emitter.on('stored_session:conflict', (event) => void conflicts.push(event))
+  const sessionConfig = { age: '2 hours' } as any
+  const request = () => factory({} as any, sessionConfig) as StoredSessionStore
+  return {
+    db,
+    table,
+    clock,
+    conflicts,
+    request,
+    context: contextOf(factory)!,
+    /** What a request arriving now would read. */
+    stored: (id: string) => request().read(id),
+    async cleanup() {
+      await db.connection().schema.dropTableIfExists(table)
+      await db.manager.closeAll()
+    },
+  }
+}
+
+/** A request's read, with the values object the Session would then mutate. */
+async function begin(store: StoredSessionStore, id: string): Promise<SessionData> {
+  return (await store.read(id)) ?? {}
+}
+
+for (const dialect of enabledDialects()) {
+  test.group(`concurrency: store-level conflicts [${dialect.name}]`, (group) => {
+    let t: Awaited<ReturnType<typeof setup>>
+    group.each.setup(async () => {
+      t = await setup(dialect)
+      return () => t.cleanup()
+    })
+
+    test('two requests setting different keys both keep their change', async ({ assert }) => {
+      const id = randomUUID()
+      await t.request().write(id, { seed: 1 })
+
+      const first = t.request()
+      const second = t.request()
+      const a = await begin(first, id)
+      const b = await begin(second, id)
+      a.fromFirst = true
+      b.fromSecond = true
+      await first.write(id, a)
+      await second.write(id, b)
+
+      assert.deepEqual(await t.stored(id), { seed: 1, fromFirst: true, fromSecond: true })
+      assert.deepEqual(t.conflicts, [
+        { hashedId: hashSessionId(id), attempt: 1, outcome: 'merged', changedKeys: 1 },
+      ])
+    })
+
+    test('a key both requests changed takes the later write', async ({ assert }) => {
+      const id = randomUUID()
+      await t.request().write(id, { theme: 'light' })
+
+      const first = t.request()
+      const second = t.request()
+      const a = await begin(first, id)
+      const b = await begin(second, id)
+      a.theme = 'dark'
+      b.theme = 'blue'
+      await first.write(id, a)
+      await second.write(id, b)
+
+      assert.deepEqual(await t.stored(id), { theme: 'blue' })
+    })
+
+    test('a key one request removed stays removed', async ({ assert }) => {
+      const id = randomUUID()
+      await t.request().write(id, { cart: [1], user: 7 })
+
+      const first = t.request()
+      const second = t.request()
+      const a = await begin(first, id)
+      const b = await begin(second, id)
+      delete a.cart
+      b.seen = true
+      await first.write(id, a)
+      await second.write(id, b)
+
+      assert.deepEqual(await t.stored(id), { user: 7, seen: true })
+    })
+
+    test('a session destroyed meanwhile is not resurrected by a write', async ({ assert }) => {
+      const id = randomUUID()
+      await t.request().write(id, { user: 7 })
+
+      const signOut = t.request()
+      const late = t.request()
+      await begin(signOut, id)
+      const values = await begin(late, id)
+      values.lastPage = '/orders'
+      await signOut.destroy(id)
+      await late.write(id, values)
+
+      assert.isNull(await t.stored(id))
+      assert.deepEqual(t.conflicts, [
+        { hashedId: hashSessionId(id), attempt: 1, outcome: 'destroyed', changedKeys: 1 },
+      ])
+    })
+
+    test('flash messages set meanwhile survive a request consuming older ones', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { user: 7, __flash__: { notice: 'saved' } })
+
+      const page = t.request()
+      const post = t.request()
+      const shown = await begin(page, id)
+      const posted = await begin(post, id)
+      delete shown.__flash__ // the Session pulls flash messages on read
+      delete posted.__flash__
+      posted.__flash__ = { error: 'declined' }
+      await post.write(id, posted)
+      await page.write(id, shown)
+
+      assert.deepEqual(await t.stored(id), { user: 7, __flash__: { error: 'declined' } })
+    })
+
+    test('two requests creating the same session merge instead of failing', async ({ assert }) => {
+      const id = randomUUID()
+      const first = t.request()
+      const second = t.request()
+      const a = await begin(first, id)
+      const b = await begin(second, id)
+      a.fromFirst = true
+      b.fromSecond = true
+      await first.write(id, a)
+      await second.write(id, b)
+
+      assert.deepEqual(await t.stored(id), { fromFirst: true, fromSecond: true })
+      assert.lengthOf(t.conflicts, 1)
+    })
+
+    test('gives up with E_SESSION_WRITE_CONFLICT, writing nothing, when every attempt loses', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { seed: 1 })
+
+      /** Another writer gets in before each of our updates. */
+      class AlwaysOvertaken extends SessionRepository {
+        async update(hash: string, version: number, changes: any) {
+          await t.db.rawQuery(`update ${t.table} set version = version + 1 where id = ?`, [hash])
+          return super.update(hash, version, changes)
+        }
+      }
+      const repository = new AlwaysOvertaken(t.db.connection().getWriteClient(), t.table)
+      const store = new StoredSessionStore({
+        repository,
+        codec: t.context.codec,
+        events: t.context.events,
+        clock: t.clock.now,
+        ttl: 2 * 3600_000,
+        maxLifetime: 30 * 86_400_000,
+        touchInterval: 360_000,
+        addressableByHash: false,
+      })
+      const values = await begin(store, id)
+      values.lost = true
+
+      await assert.rejects(() => store.write(id, values), errors.E_SESSION_WRITE_CONFLICT)
+      assert.deepEqual(await t.stored(id), { seed: 1 })
+      assert.isAbove(t.conflicts.length, 1)
+    })
+  })
+}
