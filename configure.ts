@@ -1,16 +1,80 @@
 import type Configure from '@adonisjs/core/commands/configure'
-import { stubsRoot } from './stubs/main.ts'
+import { E_CANNOT_CONFIGURE } from './src/errors.ts'
+import { parseConfigureFlags } from './src/configure/flags.ts'
+import { missingPeers } from './src/configure/peers.ts'
+import { planMigration } from './src/configure/migration.ts'
+import { planSessionStore } from './src/configure/session_store.ts'
+import { planEnvValidation } from './src/configure/env_validation.ts'
+import { planRcFile } from './src/configure/rc_file.ts'
+import { planSqliteWal } from './src/configure/sqlite_wal.ts'
+import type { Step } from './src/configure/step.ts'
 
 /**
- * Runs on `node ace configure stored-session` (and `node ace add`).
+ * Runs on `node ace add stored-session` (after installing) and on
+ * `node ace configure stored-session`.
+ *
+ * Flags: `--table=<name>` (default `stored_sessions`), `--connection=<name>`
+ * (default: the primary Lucid connection), `--wal` (SQLite: enable WAL).
+ *
+ * Every edit is planned before the first one is written, so an app we
+ * cannot configure is left as it was; running it again changes nothing.
  */
 export async function configure(command: Configure) {
-  const codemods = await command.createCodemods()
-  await codemods.makeUsingStub(stubsRoot, 'migrations/create_stored_sessions_table.stub', {
-    migration: {
-      folder: 'database/migrations',
-      fileName: `${Date.now()}_create_stored_sessions_table.ts`,
-      tableName: 'stored_sessions',
-    },
-  })
+  const { app, logger } = command
+
+  const missing = missingPeers(app.appRoot)
+  if (missing.length) {
+    logger.error(
+      `stored-session needs ${missing.join(' and ')}. Install and configure ${missing.length > 1 ? 'them' : 'it'} first, then run "node ace configure stored-session":`
+    )
+    for (const name of missing) logger.log(`  node ace add ${name}`)
+    command.exitCode = 1
+    return
+  }
+
+  let steps: Step[]
+  let advice: string[] = []
+  try {
+    const options = parseConfigureFlags(command.parsedFlags)
+    const codemods = await command.createCodemods()
+    const project = await codemods.getTsMorphProject()
+    if (!project) {
+      throw new E_CANNOT_CONFIGURE(['@adonisjs/assembler is needed to edit source files'])
+    }
+    const context = { app, project, codemods, options }
+    steps = [
+      await planMigration(context),
+      planSessionStore(context),
+      planEnvValidation(context),
+      planRcFile(context),
+    ]
+    const wal = planSqliteWal(context)
+    if (Array.isArray(wal)) advice = wal
+    else if (wal) steps.push(wal)
+  } catch (error) {
+    if (!(error instanceof E_CANNOT_CONFIGURE)) throw error
+    logger.error(error.message)
+    command.exitCode = 1
+    return
+  }
+
+  let changes = 0
+  for (const step of steps) {
+    if ('unchanged' in step) {
+      logger.action(`update ${step.file}`).skipped(step.unchanged)
+      continue
+    }
+    await step.apply()
+    changes++
+    if (!step.logsItself) logger.action(`update ${step.file} (${step.change})`).succeeded()
+  }
+
+  if (changes) logger.success(`stored-session configured: ${changes} change(s)`)
+  else logger.success('stored-session is already configured: nothing changed')
+
+  const next = command.ui.instructions().heading('Next steps')
+  next.add(`Set ${command.colors.cyan('SESSION_DRIVER=stored')} in .env`)
+  next.add(`Run ${command.colors.cyan('node ace migration:run')}`)
+  for (const line of advice) next.add(line)
+  next.render()
 }

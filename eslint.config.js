@@ -1,5 +1,5 @@
 import { configPkg } from '@adonisjs/eslint-config'
 
 export default configPkg({
-  ignores: ['examples/**', 'tmp/**'],
+  ignores: ['examples/**', 'tmp/**', 'tests/fixtures/app/**'],
 })

@@ -48,3 +48,13 @@ export const E_INVALID_STORED_SESSION_CONFIG = createError<[reason: string]>(
   'E_INVALID_STORED_SESSION_CONFIG',
   500
 )
+
+/**
+ * `node ace configure stored-session` found the app in a shape it cannot
+ * edit safely. Nothing was written.
+ */
+export const E_CANNOT_CONFIGURE = createError<[reason: string]>(
+  'Cannot configure stored-session: %s. Nothing was changed',
+  'E_CANNOT_CONFIGURE',
+  500
+)

@@ -1,0 +1,162 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { test } from '@japa/runner'
+import { enabledDialects } from './helpers/dialects.ts'
+import { copyFreshApp, runConfigure, snapshot } from './helpers/fresh_app.ts'
+
+/**
+ * Configure's edits to an app's files. They do not touch a database; the
+ * connection each dialect's group names decides the WAL advice (SQLite
+ * only) and is written into the store's config. The e2e suite runs the
+ * result on each database.
+ */
+for (const dialect of enabledDialects()) {
+  test.group(`configure [${dialect.name}]`, () => {
+    test('makes a fresh app use the stored store', async ({ assert, cleanup }) => {
+      const app = await copyFreshApp()
+      cleanup(() => app.remove())
+
+      const { command, output } = await runConfigure(app.url, [
+        `--connection=${dialect.name}`,
+        '--table=user_sessions',
+      ])
+      assert.equal(command.exitCode, 0)
+
+      const files = await app.migrations()
+      const migrations = files.filter((name) => name.endsWith('.ts'))
+      assert.lengthOf(migrations, 1)
+      assert.match(migrations[0], /^\d{13}_create_user_sessions_table\.ts$/)
+      const migration = await app.read(`database/migrations/${migrations[0]}`)
+      assert.include(migration, `protected tableName = 'user_sessions'`)
+
+      const session = await app.read('config/session.ts')
+      assert.include(session, `import { storedSession } from 'stored-session'`)
+      assert.include(
+        session,
+        `stored: storedSession({ connection: '${dialect.name}', table: 'user_sessions' })`
+      )
+      assert.include(session, 'cookie: stores.cookie()')
+
+      const env = await app.read('start/env.ts')
+      assert.include(
+        env,
+        `SESSION_DRIVER: Env.schema.enum(['cookie', 'memory', 'stored'] as const)`
+      )
+
+      const rc = await app.read('adonisrc.ts')
+      assert.include(rc, `() => import('stored-session/stored_session_provider')`)
+      assert.include(rc, `() => import('stored-session/commands')`)
+
+      assert.include(output, 'stored-session configured: 4 change(s)')
+      assert.include(output, 'SESSION_DRIVER=stored')
+      assert.include(output, 'node ace migration:run')
+      if (dialect.name === 'sqlite') {
+        assert.include(output, 'enable WAL')
+      } else {
+        assert.notInclude(output, 'WAL')
+      }
+    })
+
+    test('a second run changes nothing and says so', async ({ assert, cleanup }) => {
+      const app = await copyFreshApp()
+      cleanup(() => app.remove())
+      await runConfigure(app.url, [`--connection=${dialect.name}`])
+      const before = await snapshot(app.root)
+
+      const { command, output } = await runConfigure(app.url, [`--connection=${dialect.name}`])
+
+      assert.equal(command.exitCode, 0)
+      assert.deepEqual(await snapshot(app.root), before)
+      assert.include(output, 'stored-session is already configured: nothing changed')
+      assert.include(output, 'the migration is already published')
+    })
+  })
+}
+
+test.group('configure', () => {
+  test('--wal adds WAL pragmas to a SQLite connection, once', async ({ assert, cleanup }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+
+    const first = await runConfigure(app.url, ['--connection=sqlite', '--wal'])
+    const database = await app.read('config/database.ts')
+    const second = await runConfigure(app.url, ['--connection=sqlite', '--wal'])
+
+    assert.include(first.output, 'enable WAL on the "sqlite" SQLite connection')
+    assert.include(database, `connection.pragma('journal_mode = WAL')`)
+    assert.equal(database.match(/journal_mode = WAL/g)?.length, 1)
+    assert.equal(await app.read('config/database.ts'), database)
+    assert.include(second.output, 'has its own pool.afterCreate hook')
+    assert.include(second.output, 'nothing changed')
+  })
+
+  test('without --connection the store uses the primary connection', async ({
+    assert,
+    cleanup,
+  }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    await runConfigure(app.url)
+    assert.include(
+      await app.read('config/session.ts'),
+      `stored: storedSession({ table: 'stored_sessions' })`
+    )
+    const migrations = await app.migrations()
+    assert.match(migrations.join(), /_create_stored_sessions_table\.ts/)
+  })
+
+  test('a missing @adonisjs/lucid is reported and nothing is written', async ({
+    assert,
+    cleanup,
+  }) => {
+    // Outside the repository, so only what we link resolves from the app
+    const app = await copyFreshApp(join(tmpdir(), 'stored-session-configure'))
+    cleanup(() => app.remove())
+    await mkdir(join(app.root, 'node_modules/@adonisjs'), { recursive: true })
+    await symlink(
+      fileURLToPath(new URL('../node_modules/@adonisjs/session', import.meta.url)),
+      join(app.root, 'node_modules/@adonisjs/session'),
+      'dir'
+    )
+    const before = await snapshot(app.root)
+
+    const { command, output } = await runConfigure(app.url)
+
+    assert.equal(command.exitCode, 1)
+    assert.include(output, 'stored-session needs @adonisjs/lucid')
+    assert.include(output, 'node ace add @adonisjs/lucid')
+    assert.notInclude(output, '@adonisjs/session.')
+    assert.deepEqual(await snapshot(app.root), before)
+  })
+
+  test('an app it cannot edit is left untouched', async ({ assert, cleanup }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    await writeFile(
+      join(app.root, 'config/session.ts'),
+      `import { defineConfig } from '@adonisjs/session'\nexport default defineConfig(buildConfig())\n`
+    )
+    const before = await snapshot(app.root)
+
+    const { command, output } = await runConfigure(app.url)
+
+    assert.equal(command.exitCode, 1)
+    assert.include(output, 'has no "stores" object')
+    assert.include(output, 'Nothing was changed')
+    assert.deepEqual(await snapshot(app.root), before)
+  })
+
+  test('an invalid --table is refused', async ({ assert, cleanup }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    const before = await snapshot(app.root)
+
+    const { command, output } = await runConfigure(app.url, ['--table=sessions;drop'])
+
+    assert.equal(command.exitCode, 1)
+    assert.include(output, '--table "sessions;drop" is not a plain SQL identifier')
+    assert.deepEqual(await snapshot(app.root), before)
+  })
+})

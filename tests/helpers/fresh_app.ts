@@ -1,0 +1,88 @@
+import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { IgnitorFactory } from '@adonisjs/core/factories'
+import Configure from '@adonisjs/core/commands/configure'
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/app/', import.meta.url))
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const TMP = join(REPO_ROOT, 'tmp')
+
+/**
+ * A copy of tests/fixtures/app (a fresh AdonisJS 7 app with session and
+ * Lucid configured, without this package) in a folder of its own.
+ *
+ * Inside the repository's tmp/ folder the app resolves @adonisjs/* from
+ * the repository's node_modules, as an installed app would from its own.
+ */
+export async function copyFreshApp(parent = TMP) {
+  const root = join(parent, `fresh_app_${process.pid}_${randomUUID().slice(0, 8)}`)
+  await mkdir(root, { recursive: true })
+  await cp(FIXTURE, root, { recursive: true })
+  await mkdir(join(root, 'tmp'), { recursive: true })
+  return {
+    root,
+    url: pathToFileURL(`${root}/`),
+    read: (path: string) => readFile(join(root, path), 'utf8'),
+    migrations: () => readdir(join(root, 'database/migrations')),
+    /**
+     * Makes `stored-session` resolvable from the app as `npm install` would:
+     * a node_modules entry pointing at this repository (whose `exports`
+     * map points at build/).
+     */
+    async linkPackage() {
+      await mkdir(join(root, 'node_modules'), { recursive: true })
+      await symlink(REPO_ROOT, join(root, 'node_modules/stored-session'), 'dir')
+    },
+    remove: () => rm(root, { recursive: true, force: true }),
+  }
+}
+
+/**
+ * Every source file of the app, to prove a run changed nothing.
+ */
+export async function snapshot(root: string) {
+  const files: Record<string, string> = {}
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name)
+    if (entry.isFile() && !path.includes('node_modules')) {
+      files[path.slice(root.length)] = await readFile(path, 'utf8')
+    }
+  }
+  return files
+}
+
+/**
+ * Runs `node ace configure stored-session <args>` in-process against the
+ * app at `appRoot`, with the package imported from source. Returns the
+ * command (exit code) and what it printed.
+ */
+export async function runConfigure(appRoot: URL, args: string[] = []) {
+  const ignitor = new IgnitorFactory()
+    .withCoreProviders()
+    .withCoreConfig()
+    .create(appRoot, {
+      importer: (filePath) => {
+        if (filePath === 'stored-session') return import('../../index.ts')
+        if (filePath.startsWith('./') || filePath.startsWith('../')) {
+          return import(new URL(filePath, appRoot).href)
+        }
+        return import(filePath)
+      },
+    })
+  const app = ignitor.createApp('console')
+  await app.init()
+  await app.boot()
+
+  const ace = await app.container.make('ace')
+  ace.ui.switchMode('raw')
+  const command = await ace.create(Configure, ['stored-session', ...args])
+  await command.exec()
+  const output = command.ui.logger
+    .getLogs()
+    .map((log) => log.message)
+    .join('\n')
+  await app.terminate()
+  return { command, output }
+}
