@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -27,13 +27,44 @@ export async function copyFreshApp(parent = TMP) {
     read: (path: string) => readFile(join(root, path), 'utf8'),
     migrations: () => readdir(join(root, 'database/migrations')),
     /**
-     * Makes `stored-session` resolvable from the app as `npm install` would:
-     * a node_modules entry pointing at this repository (whose `exports`
-     * map points at build/).
+     * Makes `stored-session` resolvable from the app, as `npm install` would.
+     *
+     * By default the package is a shim over this repository's sources (run
+     * through ts-exec like the app's own files), so the suite needs no
+     * build and never races a concurrent `npm run build`. With
+     * STORED_SESSION_E2E_PACKAGE=build it is a link to the repository
+     * itself, whose `exports` map points at build/ (what npm publishes).
      */
-    async linkPackage() {
+    async linkPackage(mode = process.env.STORED_SESSION_E2E_PACKAGE ?? 'source') {
+      const target = join(root, 'node_modules/stored-session')
       await mkdir(join(root, 'node_modules'), { recursive: true })
-      await symlink(REPO_ROOT, join(root, 'node_modules/stored-session'), 'dir')
+      if (mode === 'build') return symlink(REPO_ROOT, target, 'dir')
+      await mkdir(target)
+      const source = (path: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, path)).href)
+      const files: Record<string, string> = {
+        'package.json': JSON.stringify({
+          name: 'stored-session',
+          type: 'module',
+          exports: {
+            '.': './index.js',
+            './stored_session_provider': './provider.js',
+            './commands': './commands.js',
+          },
+        }),
+        'index.js': `export * from ${source('index.ts')}\n`,
+        'provider.js': `export { default } from ${source('providers/stored_session_provider.ts')}\n`,
+        // What `adonis-kit index` generates at build time, read from the folder instead
+        'commands.js': [
+          `import { FsLoader } from '@adonisjs/core/ace'`,
+          `const loader = new FsLoader(${JSON.stringify(join(REPO_ROOT, 'commands'))})`,
+          `export const getMetaData = () => loader.getMetaData()`,
+          `export const getCommand = (metaData) => loader.getCommand(metaData)`,
+          '',
+        ].join('\n'),
+      }
+      for (const [name, contents] of Object.entries(files)) {
+        await writeFile(join(target, name), contents)
+      }
     },
     remove: () => rm(root, { recursive: true, force: true }),
   }
