@@ -8,6 +8,7 @@ import type { SessionStoreFactory } from '@adonisjs/session/types'
 import { SessionCodec } from './codec.ts'
 import { SessionEvents } from './events.ts'
 import { StoredSessionStore } from './store.ts'
+import { FailsafeStore, guardRepository } from './failsafe.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
 import type { StoredSessionConfig } from './types.ts'
 import { STORE_CONTEXT, createRepositoryFor, type StoredSessionContext } from './store_context.ts'
@@ -39,6 +40,7 @@ export interface ResolvedStoredSessionConfig {
   touchInterval?: number
   maxPayloadSize: number
   encryption?: string
+  onError: NonNullable<StoredSessionConfig['onError']>
 }
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
@@ -60,7 +62,14 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
         : durationMs('touchInterval', config.touchInterval),
     maxPayloadSize,
     encryption: config.encryption,
+    onError: onErrorPolicy(config.onError),
   }
+}
+
+function onErrorPolicy(policy: StoredSessionConfig['onError']) {
+  if (policy === undefined) return 'raise'
+  if (policy === 'raise' || policy === 'continue' || typeof policy === 'function') return policy
+  throw new E_INVALID_STORED_SESSION_CONFIG([`"onError" must be 'raise', 'continue' or a function`])
 }
 
 function durationMs(option: string, value: string | number): number {
@@ -125,8 +134,8 @@ export function createStoredSessionFactory(
       ttl = string.seconds.parse(sessionConfig.age) * 1000
       ttlCache.set(sessionConfig.age, ttl)
     }
-    return new StoredSessionStore({
-      repository: context.repository(),
+    const store = new StoredSessionStore({
+      repository: guardRepository(context.repository()),
       codec,
       events,
       clock,
@@ -135,6 +144,7 @@ export function createStoredSessionFactory(
       touchInterval: config.touchInterval ?? Math.floor(ttl * TOUCH_INTERVAL_FRACTION),
       addressableByHash: !ctx,
     })
+    return new FailsafeStore(store, config.onError, events)
   }
   return Object.assign(factory, { [STORE_CONTEXT]: context })
 }

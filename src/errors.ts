@@ -1,4 +1,5 @@
-import { createError } from '@adonisjs/core/exceptions'
+import { createError, Exception } from '@adonisjs/core/exceptions'
+import type { HttpContext } from '@adonisjs/core/http'
 
 /**
  * The packed session is larger than `maxPayloadSize`. Nothing was written:
@@ -39,6 +40,61 @@ export const E_SESSION_WRITE_CONFLICT = createError<[attempts: number]>(
   'E_SESSION_WRITE_CONFLICT',
   409
 )
+
+/**
+ * The sessions database failed while serving a session (connection refused
+ * or lost, pool or statement timeout, a statement it rejected). Rendered as
+ * a 503 carrying only this message: the driver's error stays on `cause` for
+ * code that catches it, and is neither rendered nor logged, since it may
+ * hold SQL with the hashed id and the encrypted payload as bindings.
+ */
+// eslint-disable-next-line @typescript-eslint/naming-convention -- caught by name like every E_ error
+export class E_SESSION_STORE_UNAVAILABLE extends Exception {
+  static status = 503
+  static code = 'E_SESSION_STORE_UNAVAILABLE'
+
+  /** What the store was doing; set by the failsafe once it knows. */
+  operation?: 'read' | 'write' | 'touch' | 'destroy' | 'tag' | 'untag' | 'tagged'
+
+  constructor(
+    readonly reason: 'connection' | 'timeout' | 'query',
+    readonly driverCode: string | undefined,
+    options?: ErrorOptions
+  ) {
+    const what = {
+      connection: 'the database connection failed',
+      timeout: 'the database did not answer in time',
+      query: 'the database rejected a statement',
+    }[reason]
+    super(`Session store is unavailable: ${what}${driverCode ? ` (${driverCode})` : ''}`, options)
+  }
+
+  /**
+   * Self-rendered, so neither a debug page nor a JSON dump of the error
+   * shows the driver error kept on `cause`.
+   */
+  handle(error: this, ctx: HttpContext) {
+    const { message, code, status } = error
+    ctx.response.header('Retry-After', '5')
+    switch (ctx.request.accepts(['html', 'application/vnd.api+json', 'json'])) {
+      case 'application/vnd.api+json':
+        return ctx.response.status(status).send({ errors: [{ title: message, code, status }] })
+      case 'json':
+        return ctx.response.status(status).send({ message, code })
+      default:
+        return ctx.response.status(status).send(`<p> ${message} </p>`)
+    }
+  }
+
+  /**
+   * Self-reported, for the same reason: the log line carries what failed,
+   * never the driver error.
+   */
+  report(error: this, ctx: HttpContext) {
+    const { code, operation, reason, driverCode } = error
+    ctx.logger.error({ code, operation, reason, driverCode }, error.message)
+  }
+}
 
 /**
  * The store's configuration in `config/session.ts` is invalid.

@@ -1,3 +1,5 @@
+import type { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
+
 /**
  * Options of the `stored` session store, given to `storedSession()` in
  * `config/session.ts`.
@@ -38,7 +40,24 @@ export interface StoredSessionConfig {
    * the default encryptor.
    */
   encryption?: string
+
+  /**
+   * What a request does when the sessions database fails while reading,
+   * writing, touching or tagging its session: `'raise'` (the default)
+   * throws `E_SESSION_STORE_UNAVAILABLE` (a 503); `'continue'` serves the
+   * request with an empty session that is not saved, and emits
+   * `stored_session:error`. A function decides per failure. Destroying a
+   * session and listing a user's sessions always raise.
+   */
+  onError?: OnErrorPolicy
 }
+
+/**
+ * The decision for a request whose session store failed, by name or by
+ * a function of the failure (its `operation`, `reason`, `driverCode`).
+ */
+export type OnErrorPolicy =
+  'raise' | 'continue' | ((error: E_SESSION_STORE_UNAVAILABLE) => 'raise' | 'continue')
 
 /**
  * A row of the sessions table as the repository returns it, with
@@ -81,6 +100,19 @@ export interface StoredSessionEvents {
     hashedId: string
     reason: 'undecryptable' | 'undecodable'
     bytes: number
+  }
+  /**
+   * The database failed under a session operation; `outcome` says whether
+   * the request was answered with E_SESSION_STORE_UNAVAILABLE or went on
+   * with an unsaved session (`onError: 'continue'`). `hashedId` is null
+   * when no session id was involved.
+   */
+  'stored_session:error': {
+    hashedId: string | null
+    operation: NonNullable<E_SESSION_STORE_UNAVAILABLE['operation']>
+    reason: E_SESSION_STORE_UNAVAILABLE['reason']
+    driverCode: string | null
+    outcome: 'raised' | 'continued'
   }
 }
 

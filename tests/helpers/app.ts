@@ -13,6 +13,7 @@ import type { HttpContext } from '@adonisjs/core/http'
 import type { EmitterService } from '@adonisjs/core/types'
 import { Database } from '@adonisjs/lucid/database'
 import type { BaseSchema } from '@adonisjs/lucid/schema'
+import type { ConnectionConfig } from '@adonisjs/lucid/types/database'
 import { SessionMiddlewareFactory } from '@adonisjs/session/factories'
 import type { SessionConfig, SessionStoreFactory } from '@adonisjs/session/types'
 import { SessionCollection } from '@adonisjs/session'
@@ -50,12 +51,16 @@ export const DAY = 24 * HOUR
  * A Lucid Database on one dialect, with the sessions table created by
  * rendering and running the package's own migration stub.
  */
-export async function setupDatabase(dialect: Dialect, table = uniqueTable()) {
+export async function setupDatabase(
+  dialect: Dialect,
+  table = uniqueTable(),
+  connection: ConnectionConfig = dialect.connection()
+) {
   const app = new AppFactory().create(ROOT, () => {})
   await app.init()
   const emitter = new EmitterFactory().create(app) as unknown as EmitterService
   const db = new Database(
-    { connection: dialect.name, connections: { [dialect.name]: dialect.connection() } },
+    { connection: dialect.name, connections: { [dialect.name]: connection } },
     new LoggerFactory().create(),
     emitter as any
   )
@@ -87,6 +92,8 @@ export async function runMigrationStub(
 }
 
 export interface TestAppOptions {
+  /** Connection config to use instead of the dialect's (e.g. through a proxy). */
+  connection?: ConnectionConfig
   config?: StoredSessionConfig
   encryptor?: Encryption
   clock?: FakeClock
@@ -127,7 +134,12 @@ export class TestApp {
           if (body !== undefined) ctx.response.send(body)
         })
       } catch (error: any) {
-        ctx.response.status(error.status ?? 500).send({ code: error.code, message: error.message })
+        // Like the framework's exception handler: errors that render themselves do
+        if (typeof error?.handle === 'function') await error.handle(error, ctx)
+        else
+          ctx.response
+            .status(error.status ?? 500)
+            .send({ code: error.code, message: error.message })
       }
       ctx.response.finish()
     })
@@ -187,7 +199,7 @@ export function uniqueTable() {
 
 export async function createTestApp(dialect: Dialect, options: TestAppOptions = {}) {
   const table = options.table ?? options.config?.table ?? uniqueTable()
-  const { db, emitter } = await setupDatabase(dialect, table)
+  const { db, emitter } = await setupDatabase(dialect, table, options.connection)
   const clock = options.clock ?? new FakeClock()
   const factory = createStoredSessionFactory(resolveConfig({ ...options.config, table }), {
     db,
