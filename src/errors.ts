@@ -114,3 +114,13 @@ export const E_CANNOT_CONFIGURE = createError<[reason: string]>(
   'E_CANNOT_CONFIGURE',
   500
 )
+
+/**
+ * A maintenance service or command was given an option it cannot use
+ * (a batch size out of range, `--all` without confirmation...).
+ */
+export const E_INVALID_MAINTENANCE_OPTION = createError<[option: string, reason: string]>(
+  'Invalid %s: %s',
+  'E_INVALID_MAINTENANCE_OPTION',
+  400
+)

@@ -114,6 +114,16 @@ export interface StoredSessionEvents {
     driverCode: string | null
     outcome: 'raised' | 'continued'
   }
+  /** A trim finished (`sessions:trim` or `trimSessions()`): counts only. */
+  'stored_session:trim': { deleted: number; batches: number; dryRun: boolean; duration: number }
+  /** A key rotation finished: counts only. */
+  'stored_session:rotate': {
+    rotated: number
+    conflicts: number
+    unreadable: number
+    purged: number
+    duration: number
+  }
 }
 
 declare module '@adonisjs/core/types' {

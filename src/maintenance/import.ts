@@ -1,0 +1,127 @@
+import { MessageBuilder } from '@adonisjs/core/helpers'
+import type { SessionData } from '@adonisjs/session/types'
+import type { StoredSessionContext } from '../store_context.ts'
+import { toMillis } from '../repository.ts'
+import { hashSessionId, isValidSessionId } from '../session_id.ts'
+import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
+import { assertBatchSize } from './options.ts'
+
+/**
+ * `@adonisjs/session`'s own database store table (`node ace make:session-table`).
+ */
+export const DEFAULT_SOURCE_TABLE = 'sessions'
+export const DEFAULT_IMPORT_BATCH_SIZE = 500
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/
+
+export interface ImportOptions {
+  /** Table of the built-in `database` store. Defaults to `sessions`. */
+  from?: string
+  /** Lucid connection holding it. Defaults to the store's connection. */
+  connection?: string
+  batchSize?: number
+  onProgress?: (progress: ImportSummary) => void
+}
+
+export interface ImportSummary {
+  /** Sessions written to our table. */
+  copied: number
+  /** Sessions already in our table (an earlier import, or written since). */
+  skipped: number
+  /** Sessions past their expiry: not worth copying. */
+  expired: number
+  /** Rows whose message does not verify against their id, or cannot be stored. */
+  invalid: number
+  durationMs: number
+}
+
+/**
+ * Copies the sessions of `@adonisjs/session`'s built-in `database` store into
+ * this store's table (hashed id, encrypted payload), so that switching
+ * `SESSION_DRIVER` from `database` to `stored` signs nobody out.
+ *
+ * Idempotent: a session already present is left alone, so the import can
+ * run again right before the switch to catch sessions created meanwhile.
+ * The source table is not modified. An imported session starts its
+ * `maxLifetime` at the import (the built-in store keeps no creation time)
+ * and keeps its idle expiry and user tag.
+ */
+export async function importDatabaseSessions(
+  context: StoredSessionContext,
+  options: ImportOptions = {}
+): Promise<ImportSummary> {
+  const source = options.from ?? DEFAULT_SOURCE_TABLE
+  if (!TABLE_NAME.test(source)) {
+    throw new E_INVALID_MAINTENANCE_OPTION(['source table', 'expected a plain SQL identifier'])
+  }
+  const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_IMPORT_BATCH_SIZE)
+  const knex = context.db.connection(options.connection ?? context.connectionName).getWriteClient()
+  const repository = context.repository()
+  const { codec } = context
+  const started = performance.now()
+  const summary: ImportSummary = { copied: 0, skipped: 0, expired: 0, invalid: 0, durationMs: 0 }
+
+  let afterId: string | null = null
+  for (;;) {
+    const query = knex
+      .from(source)
+      .select('id', 'data', 'user_id', 'expires_at')
+      .orderBy('id')
+      .limit(batchSize)
+    if (afterId !== null) query.where('id', '>', afterId)
+    const rows: Array<Record<string, unknown>> = await query
+    if (!rows.length) break
+    afterId = String(rows[rows.length - 1].id)
+
+    const now = context.clock()
+    for (const row of rows) {
+      const id = String(row.id)
+      const expiresAt = toMillis(row.expires_at)
+      if (expiresAt <= now) {
+        summary.expired++
+        continue
+      }
+      const values = isValidSessionId(id) ? verify(row.data, id) : null
+      let data: Buffer
+      try {
+        if (!values) throw new Error('unverifiable')
+        data = codec.seal(codec.pack(values), hashSessionId(id))
+      } catch {
+        summary.invalid++
+        continue
+      }
+      const inserted = await repository.insert({
+        id: hashSessionId(id),
+        data,
+        userId: row.user_id === null || row.user_id === undefined ? null : String(row.user_id),
+        now: new Date(now),
+        expiresAt: new Date(expiresAt),
+      })
+      if (inserted) summary.copied++
+      else summary.skipped++
+    }
+
+    summary.durationMs = Math.round(performance.now() - started)
+    options.onProgress?.({ ...summary })
+    if (rows.length < batchSize) break
+  }
+
+  summary.durationMs = Math.round(performance.now() - started)
+  return summary
+}
+
+/**
+ * The built-in store's payload: a `MessageBuilder` JSON message whose
+ * purpose is the session id (a check of its shape, not a signature).
+ */
+function verify(contents: unknown, sessionId: string): SessionData | null {
+  if (typeof contents !== 'string' && !Buffer.isBuffer(contents)) return null
+  try {
+    const values = new MessageBuilder().verify<unknown>(String(contents), sessionId)
+    return values !== null && typeof values === 'object' && !Array.isArray(values)
+      ? (values as SessionData)
+      : null
+  } catch {
+    return null
+  }
+}

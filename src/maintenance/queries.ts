@@ -1,0 +1,335 @@
+import type { Knex } from 'knex'
+import { dialectOf, toMillis } from '../repository.ts'
+import type { StoredSessionContext } from '../store_context.ts'
+
+type Dialect = ReturnType<typeof dialectOf>
+
+/**
+ * Which rows a batched delete removes. `sql` is a boolean expression over
+ * the sessions table, re-checked when a row is deleted, so a row a request
+ * refreshed between being picked and being deleted survives.
+ */
+export interface RowFilter {
+  sql: string
+  bindings: Knex.RawBinding[]
+  /**
+   * Pick rows by walking this index instead of the primary key. Only for a
+   * filter the index serves (expires_at): rows deleted by a batch are gone
+   * from the next one, so no cursor is needed.
+   */
+  index?: 'expires_at'
+}
+
+export const FILTERS = {
+  idleExpired: (now: Date): RowFilter => ({
+    sql: 'expires_at <= ?',
+    bindings: [now],
+    index: 'expires_at',
+  }),
+  pastLifetime: (createdBefore: Date): RowFilter => ({
+    sql: 'created_at <= ?',
+    bindings: [createdBefore],
+  }),
+  expired: (now: Date, createdBefore: Date): RowFilter => ({
+    sql: '(expires_at <= ? or created_at <= ?)',
+    bindings: [now, createdBefore],
+  }),
+  user: (userId: string): RowFilter => ({ sql: 'user_id = ?', bindings: [userId] }),
+  all: (): RowFilter => ({ sql: '1 = 1', bindings: [] }),
+}
+
+export interface DeletedBatch {
+  /** Rows this statement deleted (never rows another trim deleted). */
+  deleted: number
+  /** Largest id picked: where the next batch of a primary-key walk starts. */
+  lastId: string | null
+  /** False once the filter matched nothing more. */
+  more: boolean
+}
+
+export interface RotationRow {
+  id: string
+  data: Buffer
+  version: number
+}
+
+export interface PayloadStats {
+  total: number
+  live: number
+  withUser: number
+  distinctUsers: number
+  oldestLiveCreatedAt: number | null
+  payloadAverage: number
+  payloadMax: number
+}
+
+/**
+ * Deadlock (PostgreSQL 40P01, InnoDB 1213) and lock wait timeout (InnoDB
+ * 1205): the statement was rolled back whole, so running it again is safe.
+ */
+function isRetryable(error: any): boolean {
+  return error?.code === '40P01' || error?.errno === 1213 || error?.errno === 1205
+}
+const MAX_STATEMENT_ATTEMPTS = 3
+
+/**
+ * The statements of the maintenance services, per dialect where they
+ * differ. Every statement is its own short transaction: a batch never
+ * holds locks while the next one is prepared, so requests keep being
+ * served between (and during) batches.
+ */
+export class MaintenanceQueries {
+  readonly dialect: Dialect
+  #knex: Knex
+  #table: string
+
+  constructor(knex: Knex, table: string) {
+    this.#knex = knex
+    this.#table = table
+    this.dialect = dialectOf(knex)
+  }
+
+  static for(context: Pick<StoredSessionContext, 'db' | 'connectionName' | 'config'>) {
+    return new MaintenanceQueries(
+      context.db.connection(context.connectionName).getWriteClient(),
+      context.config.table
+    )
+  }
+
+  async count(filter: RowFilter): Promise<number> {
+    const rows = this.#rows(
+      await this.#knex.raw(`select count(*) as n from ?? where ${filter.sql}`, [
+        this.#table,
+        ...filter.bindings,
+      ])
+    )
+    return Number(rows[0].n)
+  }
+
+  /**
+   * Deletes up to `limit` rows matching the filter, walking the primary key
+   * from `afterId` (or the filter's index).
+   *
+   * PostgreSQL has no `DELETE ... LIMIT`: it deletes by a primary-key
+   * sub-select whose rows are locked `FOR UPDATE SKIP LOCKED`, so two
+   * concurrent trims split the rows between them instead of waiting on (or
+   * deadlocking over) each other, and a row a request is writing is left
+   * for the next run. MySQL cannot LIMIT a sub-select of the table it
+   * deletes from, and SQLite has a single writer anyway: both select the
+   * ids first, then delete them by primary key (in key order, so two runs
+   * lock in the same order) re-checking the filter.
+   */
+  async deleteBatch(
+    filter: RowFilter,
+    limit: number,
+    afterId: string | null
+  ): Promise<DeletedBatch> {
+    const cursor = filter.index ? null : afterId
+    const where = `${filter.sql}${cursor === null ? '' : ' and id > ?'}`
+    const whereBindings = [...filter.bindings, ...(cursor === null ? [] : [cursor])]
+    const order = filter.index ? filter.index : 'id'
+
+    if (this.dialect === 'pg') {
+      const result = await this.#retrying(() =>
+        this.#knex.raw(
+          `delete from ?? where id in (select id from ?? where ${where} order by ${order} limit ? for update skip locked) and ${filter.sql} returning id`,
+          [this.#table, this.#table, ...whereBindings, limit, ...filter.bindings]
+        )
+      )
+      const ids: string[] = result.rows.map((row: { id: string }) => row.id)
+      return { deleted: ids.length, lastId: maxOf(ids) ?? afterId, more: ids.length > 0 }
+    }
+
+    const picked = this.#rows(
+      await this.#knex.raw(`select id from ?? where ${where} order by ${order} limit ?`, [
+        this.#table,
+        ...whereBindings,
+        limit,
+      ])
+    ).map((row) => String(row.id))
+    if (!picked.length) return { deleted: 0, lastId: afterId, more: false }
+
+    // the cursor follows the database's order; the delete locks in key order
+    const lastId = picked[picked.length - 1]
+    picked.sort()
+    const result = await this.#retrying(() =>
+      this.#knex.raw(
+        `delete from ?? where id in (${picked.map(() => '?').join(', ')}) and ${filter.sql}`,
+        [this.#table, ...picked, ...filter.bindings]
+      )
+    )
+    return {
+      deleted: this.#affected(result),
+      lastId,
+      more: picked.length === limit,
+    }
+  }
+
+  /**
+   * The next `limit` rows after `afterId` in primary-key order (keyset
+   * pagination: each page costs the same however deep the walk is).
+   */
+  async rowsAfter(afterId: string | null, limit: number): Promise<RotationRow[]> {
+    const rows = this.#rows(
+      await this.#knex.raw(
+        `select id, data, version from ?? ${afterId === null ? '' : 'where id > ?'} order by id limit ?`,
+        [this.#table, ...(afterId === null ? [] : [afterId]), limit]
+      )
+    )
+    return rows.map((row) => ({
+      id: String(row.id),
+      data: Buffer.from(row.data as Uint8Array),
+      version: Number(row.version),
+    }))
+  }
+
+  /**
+   * Replaces a row's data only if no request wrote it since it was read.
+   * `updated_at` and `expires_at` are left alone: re-sealing is not
+   * activity.
+   */
+  async replaceData(id: string, version: number, data: Buffer): Promise<boolean> {
+    const result = await this.#knex.raw(
+      'update ?? set data = ?, version = version + 1 where id = ? and version = ?',
+      [this.#table, data, id, version]
+    )
+    return this.#affected(result) > 0
+  }
+
+  async deleteVersion(id: string, version: number): Promise<boolean> {
+    const result = await this.#knex.raw('delete from ?? where id = ? and version = ?', [
+      this.#table,
+      id,
+      version,
+    ])
+    return this.#affected(result) > 0
+  }
+
+  /**
+   * Counts, users and payload sizes in one pass over the table.
+   */
+  async stats(now: Date, createdAfter: Date): Promise<PayloadStats> {
+    const live = 'expires_at > ? and created_at > ?'
+    const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
+    const rows = this.#rows(
+      await this.#knex.raw(
+        `select count(*) as total,
+          sum(case when ${live} then 1 else 0 end) as live,
+          sum(case when ${live} and user_id is not null then 1 else 0 end) as with_user,
+          count(distinct case when ${live} then user_id end) as distinct_users,
+          min(case when ${live} then created_at end) as oldest,
+          avg(${length}) as average,
+          max(${length}) as largest
+        from ??`,
+        [now, createdAfter, now, createdAfter, now, createdAfter, now, createdAfter, this.#table]
+      )
+    )
+    const row = rows[0]
+    return {
+      total: Number(row.total ?? 0),
+      live: Number(row.live ?? 0),
+      withUser: Number(row.with_user ?? 0),
+      distinctUsers: Number(row.distinct_users ?? 0),
+      oldestLiveCreatedAt:
+        row.oldest === null || row.oldest === undefined ? null : toMillis(row.oldest),
+      payloadAverage: Math.round(Number(row.average ?? 0)),
+      payloadMax: Number(row.largest ?? 0),
+    }
+  }
+
+  /**
+   * The payload size at a rank (0-based) in ascending order: nearest-rank
+   * percentiles the same way on every dialect (MySQL has no
+   * percentile_disc).
+   */
+  async payloadSizeAt(rank: number): Promise<number> {
+    const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
+    const rows = this.#rows(
+      await this.#knex.raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
+        this.#table,
+        rank,
+      ])
+    )
+    return rows.length ? Number(rows[0].size) : 0
+  }
+
+  /**
+   * Table plus index size in bytes, where the dialect can tell: exact on
+   * PostgreSQL, InnoDB's estimate on MySQL, SQLite's `dbstat` when the
+   * library was built with it; null otherwise.
+   */
+  async tableSize(): Promise<number | null> {
+    try {
+      switch (this.dialect) {
+        case 'pg': {
+          const result = await this.#knex.raw(
+            'select pg_total_relation_size(?::regclass) as size',
+            [this.#table]
+          )
+          return Number(result.rows[0].size)
+        }
+        case 'mysql': {
+          const [schema, name] = this.#table.includes('.')
+            ? this.#table.split('.')
+            : [null, this.#table]
+          const rows = this.#rows(
+            await this.#knex.raw(
+              `select data_length + index_length as size from information_schema.tables where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ?`,
+              schema === null ? [name] : [schema, name]
+            )
+          )
+          return rows.length ? Number(rows[0].size) : null
+        }
+        case 'sqlite': {
+          const rows = this.#rows(
+            await this.#knex.raw(
+              "select sum(pgsize) as size from dbstat where name in (select name from sqlite_master where tbl_name = ? and type in ('table', 'index'))",
+              [this.#table]
+            )
+          )
+          return rows.length && rows[0].size !== null ? Number(rows[0].size) : null
+        }
+      }
+    } catch {
+      return null
+    }
+  }
+
+  async #retrying<T>(statement: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await statement()
+      } catch (error) {
+        if (attempt >= MAX_STATEMENT_ATTEMPTS || !isRetryable(error)) throw error
+      }
+    }
+  }
+
+  #rows(result: any): Record<string, unknown>[] {
+    switch (this.dialect) {
+      case 'pg':
+        return result.rows
+      case 'mysql':
+        return result[0]
+      case 'sqlite':
+        return result
+    }
+  }
+
+  #affected(result: any): number {
+    switch (this.dialect) {
+      case 'pg':
+        return result.rowCount ?? 0
+      case 'mysql':
+        return result[0]?.affectedRows ?? 0
+      case 'sqlite':
+        return result?.changes ?? 0
+    }
+  }
+}
+
+function maxOf(ids: string[]): string | null {
+  let max: string | null = null
+  for (const id of ids) if (max === null || id > max) max = id
+  return max
+}

@@ -1,0 +1,57 @@
+import type { StoredSessionContext } from '../store_context.ts'
+import { FILTERS, MaintenanceQueries } from './queries.ts'
+import { DEFAULT_TRIM_BATCH_SIZE, deleteAll } from './trim.ts'
+import { assertBatchSize } from './options.ts'
+
+export interface RevokeOptions {
+  batchSize?: number
+  onProgress?: (progress: { deleted: number; batches: number }) => void
+}
+
+export interface RevokeSummary {
+  deleted: number
+  durationMs: number
+}
+
+/**
+ * Signs a user out everywhere: deletes every session tagged with the user
+ * id (`session.tag()`), live or not.
+ *
+ * @example
+ * await revokeUserSessions(context, user.id)
+ */
+export async function revokeUserSessions(
+  context: StoredSessionContext,
+  userId: string | number,
+  options: RevokeOptions = {}
+): Promise<RevokeSummary> {
+  return revoke(context, FILTERS.user(String(userId)), options)
+}
+
+/**
+ * Signs everybody out: empties the sessions table in batches (not
+ * TRUNCATE, which would lock out requests and could not report a count).
+ */
+export async function revokeAllSessions(
+  context: StoredSessionContext,
+  options: RevokeOptions = {}
+): Promise<RevokeSummary> {
+  return revoke(context, FILTERS.all(), options)
+}
+
+async function revoke(
+  context: StoredSessionContext,
+  filter: ReturnType<(typeof FILTERS)['all']>,
+  options: RevokeOptions
+): Promise<RevokeSummary> {
+  const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_TRIM_BATCH_SIZE)
+  const started = performance.now()
+  let deleted = 0
+  let batches = 0
+  await deleteAll(MaintenanceQueries.for(context), filter, batchSize, (batchDeleted) => {
+    deleted += batchDeleted
+    batches++
+    options.onProgress?.({ deleted, batches })
+  })
+  return { deleted, durationMs: Math.round(performance.now() - started) }
+}

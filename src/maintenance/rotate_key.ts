@@ -1,0 +1,137 @@
+import type { StoredSessionContext } from '../store_context.ts'
+import debug from '../debug.ts'
+import { shortHash } from '../session_id.ts'
+import { MaintenanceQueries, type RotationRow } from './queries.ts'
+import { assertBatchSize } from './options.ts'
+
+/**
+ * Rows read per page. Each row is then re-sealed and written by its own
+ * one-row UPDATE, so no lock outlives a single row's write.
+ */
+export const DEFAULT_ROTATION_BATCH_SIZE = 500
+
+export interface RotateKeyOptions {
+  batchSize?: number
+  /** Delete rows no key opens (they read as "no session" anyway). */
+  purgeUnreadable?: boolean
+  onProgress?: (progress: RotateKeySummary) => void
+}
+
+export interface RotateKeySummary {
+  /** Rows re-sealed with the first key. */
+  rotated: number
+  /** Rows a request wrote meanwhile: left as they are, already sealed with the first key. */
+  conflicts: number
+  /** Rows no key opens. */
+  unreadable: number
+  /** Unreadable rows deleted (`purgeUnreadable`). */
+  purged: number
+  batches: number
+  durationMs: number
+}
+
+/**
+ * Re-encrypts every row with the encryptor's first key, after a new key
+ * was put first in `config/encryption.ts` (`keys: [newest, ...older]`).
+ * Once it completes, the older keys can be removed without losing a
+ * session.
+ *
+ * Rows are read a page at a time (keyset pagination on the primary key)
+ * and each is written back only if its `version` is still the one read: a
+ * request that wrote the session meanwhile sealed it with the first key
+ * already, and its data is never overwritten.
+ */
+export class KeyRotation {
+  #context: StoredSessionContext
+  #queries: MaintenanceQueries
+  #batchSize: number
+  #purge: boolean
+  #afterId: string | null = null
+  #done = false
+  #started = performance.now()
+  #summary: RotateKeySummary = {
+    rotated: 0,
+    conflicts: 0,
+    unreadable: 0,
+    purged: 0,
+    batches: 0,
+    durationMs: 0,
+  }
+
+  constructor(context: StoredSessionContext, options: RotateKeyOptions = {}) {
+    this.#context = context
+    this.#queries = MaintenanceQueries.for(context)
+    this.#batchSize = assertBatchSize(options.batchSize ?? DEFAULT_ROTATION_BATCH_SIZE)
+    this.#purge = options.purgeUnreadable ?? false
+  }
+
+  /**
+   * Reads the next page of rows; null once every row was read.
+   */
+  async next(): Promise<RotationRow[] | null> {
+    if (this.#done) return null
+    const rows = await this.#queries.rowsAfter(this.#afterId, this.#batchSize)
+    if (rows.length < this.#batchSize) this.#done = true
+    if (!rows.length) return null
+    this.#afterId = rows[rows.length - 1].id
+    return rows
+  }
+
+  /**
+   * Re-seals a page of rows with the first key.
+   */
+  async apply(rows: RotationRow[]): Promise<RotateKeySummary> {
+    const { codec } = this.#context
+    for (const row of rows) {
+      const packed = codec.open(row.data, row.id)
+      if (!packed) {
+        this.#summary.unreadable++
+        debug('rotate: row %s opens with no key', shortHash(row.id))
+        if (this.#purge && (await this.#queries.deleteVersion(row.id, row.version))) {
+          this.#summary.purged++
+        }
+        continue
+      }
+      const written = await this.#queries.replaceData(
+        row.id,
+        row.version,
+        codec.seal(packed, row.id)
+      )
+      if (written) this.#summary.rotated++
+      else this.#summary.conflicts++
+    }
+    this.#summary.batches++
+    return this.summary()
+  }
+
+  summary(): RotateKeySummary {
+    return { ...this.#summary, durationMs: Math.round(performance.now() - this.#started) }
+  }
+}
+
+/**
+ * Runs a whole key rotation.
+ *
+ * @example
+ * const summary = await rotateSessionKey(context, { purgeUnreadable: true })
+ */
+export async function rotateSessionKey(
+  context: StoredSessionContext,
+  options: RotateKeyOptions = {}
+): Promise<RotateKeySummary> {
+  const rotation = new KeyRotation(context, options)
+  for (let rows = await rotation.next(); rows; rows = await rotation.next()) {
+    const progress = await rotation.apply(rows)
+    options.onProgress?.(progress)
+  }
+
+  const summary = rotation.summary()
+  context.events.emit('stored_session:rotate', () => ({
+    rotated: summary.rotated,
+    conflicts: summary.conflicts,
+    unreadable: summary.unreadable,
+    purged: summary.purged,
+    duration: summary.durationMs,
+  }))
+  return summary
+}

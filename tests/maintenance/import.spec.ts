@@ -1,0 +1,113 @@
+import { test } from '@japa/runner'
+import { configProvider } from '@adonisjs/core'
+import { MessageBuilder } from '@adonisjs/core/helpers'
+import { stores } from '@adonisjs/session'
+import type { SessionStoreFactory } from '@adonisjs/session/types'
+import { enabledDialects } from '../helpers/dialects.ts'
+import { FakeClock, HOUR, uniqueTable, type CookieClient, type TestApp } from '../helpers/app.ts'
+import { importDatabaseSessions } from '../../src/maintenance/import.ts'
+import { hashSessionId } from '../../src/session_id.ts'
+import { bodyOf, setupStore, type StoreSetup } from './helpers.ts'
+
+/**
+ * The table `node ace make:session-table` creates for the built-in store.
+ */
+async function createBuiltInTable(t: StoreSetup) {
+  const table = `${uniqueTable()}_src`
+  await t.db.connection().schema.createTable(table, (builder) => {
+    builder.string('id').primary()
+    builder.text('data').notNullable()
+    builder.string('user_id').nullable().index()
+    builder.timestamp('expires_at').notNullable().index()
+  })
+  return table
+}
+
+/**
+ * @adonisjs/session's own `database` store, resolved the way an app
+ * resolves `stores.database()` in config/session.ts.
+ */
+async function builtInStore(t: StoreSetup, tableName: string) {
+  t.app.container.singleton('lucid.db', () => t.db)
+  const provider = stores.database({ tableName, gcProbability: 0 })
+  return (await configProvider.resolve<SessionStoreFactory>(t.app as any, provider))!
+}
+
+function moveTo(client: CookieClient, server: TestApp) {
+  const moved = server.client()
+  moved.cookies = new Map(client.cookies)
+  return moved
+}
+
+for (const dialect of enabledDialects()) {
+  test.group(`sessions:import service [${dialect.name}]`, () => {
+    test('copies the built-in database store sessions so switching stores signs nobody out', async ({
+      assert,
+      cleanup,
+    }) => {
+      // the built-in store uses the real time; our clock starts there too
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      const handler = async (ctx: any) => {
+        if (ctx.request.input('name')) {
+          ctx.session.put('name', ctx.request.input('name'))
+          ctx.session.put('cart', { items: [1, 2, 3], total: 12.5 })
+        }
+        if (ctx.request.input('user')) await ctx.session.tag(ctx.request.input('user'))
+        return { name: ctx.session.get('name') ?? null, cart: ctx.session.get('cart') ?? null }
+      }
+      before.handler = handler
+      const browsers = [before.client(), before.client(), before.client()]
+      await browsers[0].get('/?name=ada')
+      await browsers[1].get('/?name=grace&user=42')
+      await browsers[2].get('/?name=linus')
+
+      // rows the built-in store cannot read either
+      const knex = t.db.connection().getWriteClient()
+      const expiresAt = new Date(Date.now() + HOUR)
+      await knex(source).insert([
+        { id: 'tampered-session-id-0001', data: '{not json', expires_at: expiresAt },
+        {
+          id: 'copied-session-id-00002',
+          data: new MessageBuilder().build({ name: 'eve' }, undefined, 'another-session-id-0003'),
+          expires_at: expiresAt,
+        },
+        {
+          id: 'expired-session-id-0004',
+          data: new MessageBuilder().build({ name: 'old' }, undefined, 'expired-session-id-0004'),
+          expires_at: new Date(Date.now() - HOUR),
+        },
+      ])
+
+      const first = await importDatabaseSessions(t.context, { from: source, batchSize: 2 })
+      assert.containsSubset(first, { copied: 3, skipped: 0, expired: 1, invalid: 2 })
+
+      const again = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(again, { copied: 0, skipped: 3, expired: 1, invalid: 2 })
+
+      // our table holds hashes, and a tagged session keeps its user
+      const rows = await t.rows()
+      assert.lengthOf(rows, 3)
+      const sourceRows: Array<{ id: string }> = await knex(source).select('id')
+      const sourceIds = sourceRows.map((row) => row.id)
+      assert.isTrue(rows.every((row) => sourceIds.some((id) => hashSessionId(id) === row.id)))
+      assert.lengthOf(await t.rows((query) => query.where('user_id', '42')), 1)
+
+      // the same browsers, now served by the stored store
+      const after = await t.serve({ stored: t.factory })
+      after.handler = handler
+      const cart = { items: [1, 2, 3], total: 12.5 }
+      assert.deepEqual(await bodyOf(moveTo(browsers[0], after)), { name: 'ada', cart })
+      assert.deepEqual(await bodyOf(moveTo(browsers[1], after)), { name: 'grace', cart })
+      assert.deepEqual(await bodyOf(moveTo(browsers[2], after)), { name: 'linus', cart })
+    })
+  })
+}

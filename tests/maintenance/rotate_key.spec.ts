@@ -1,0 +1,146 @@
+import { test } from '@japa/runner'
+import { enabledDialects } from '../helpers/dialects.ts'
+import { APP_KEYS, HOUR, makeEncryptor, type CookieClient, type TestApp } from '../helpers/app.ts'
+import { KeyRotation, rotateSessionKey } from '../../src/maintenance/rotate_key.ts'
+import { contextOf } from '../../src/store_context.ts'
+import { hashSessionId } from '../../src/session_id.ts'
+import { rowId, setupStore } from './helpers.ts'
+
+const KEY_A = APP_KEYS.previous
+const KEY_B = APP_KEYS.current
+const OTHER_KEY = 'a-32-character-long-unknown-key!'
+
+/**
+ * The same browser (same cookies) talking to another server.
+ */
+function moveTo(client: CookieClient, server: TestApp) {
+  const moved = server.client()
+  moved.cookies = new Map(client.cookies)
+  return moved
+}
+
+for (const dialect of enabledDialects()) {
+  test.group(`sessions:rotate-key service [${dialect.name}]`, () => {
+    test('after a rotation under load, the old key can be dropped without losing a session', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect, { encryptor: makeEncryptor([KEY_A]) })
+      cleanup(() => t.cleanup())
+      const withBoth = t.storeFor(makeEncryptor([KEY_B, KEY_A]))
+      const onlyB = t.storeFor(makeEncryptor([KEY_B]))
+      const counter = (server: TestApp) => {
+        server.handler = (ctx) => {
+          ctx.session.increment('n')
+          if (ctx.request.input('mark')) ctx.session.put('mark', ctx.request.input('mark'))
+          return {
+            n: ctx.session.get('n'),
+            mark: ctx.session.get('mark'),
+            hash: hashSessionId(ctx.session.sessionId),
+          }
+        }
+      }
+
+      // sessions written while the app had key A only
+      const before = await t.serve({ stored: t.factory })
+      counter(before)
+      const clients: Array<{ client: CookieClient; hash: string; n: number; mark: string }> = []
+      for (let index = 0; index < 12; index++) {
+        const client = before.client()
+        const { body } = await client.get(`/?mark=m${index}`)
+        clients.push({ client, hash: body.hash, n: 1, mark: `m${index}` })
+      }
+      const keyBAlone = contextOf(onlyB)!.codec
+      const sealedWithA = await Promise.all(
+        clients.map(async ({ hash }) => (await t.context.repository().find(hash))!)
+      )
+      assert.isTrue(sealedWithA.every((row) => keyBAlone.open(row.data, row.id) === null))
+
+      // the key list becomes [B, A]; requests keep writing during the rotation
+      const during = await t.serve({ stored: withBoth })
+      counter(during)
+      for (const entry of clients) entry.client = moveTo(entry.client, during)
+      const request = async (entry: (typeof clients)[number]) => {
+        const { body } = await entry.client.get()
+        assert.equal(body.n, ++entry.n)
+      }
+      const rotation = new KeyRotation(contextOf(withBoth)!, { batchSize: 5 })
+      let forced = 0
+      let turn = 0
+      for (let rows = await rotation.next(); rows; rows = await rotation.next()) {
+        // a session of this page is written after it was read: its row must not be overwritten
+        const inPage = clients.find((entry) => rows!.some((row) => row.id === entry.hash))
+        if (inPage) {
+          await request(inPage)
+          forced++
+        }
+        // and others are written while the page is re-sealed
+        await Promise.all([
+          rotation.apply(rows),
+          request(clients[turn++ % clients.length]),
+          request(clients[turn++ % clients.length]),
+        ])
+      }
+      const latecomer = during.client()
+      const { body } = await latecomer.get('/?mark=late')
+      clients.push({ client: latecomer, hash: body.hash, n: 1, mark: 'late' })
+
+      const summary = rotation.summary()
+      assert.isAtLeast(forced, 1)
+      assert.isAtLeast(summary.conflicts, forced)
+      assert.equal(summary.rotated + summary.conflicts, 12)
+      assert.equal(summary.unreadable, 0)
+
+      // key A is gone: every session still reads, with every write kept
+      const after = await t.serve({ stored: onlyB })
+      counter(after)
+      for (const entry of clients) {
+        const { body: read } = await moveTo(entry.client, after).get()
+        assert.deepEqual(
+          { n: read.n, mark: read.mark },
+          { n: entry.n + 1, mark: entry.mark },
+          `session ${entry.mark}`
+        )
+      }
+    }).timeout(60_000)
+
+    test('reports rows no key opens and purges them on request', async ({ assert, cleanup }) => {
+      const t = await setupStore(dialect, { encryptor: makeEncryptor([KEY_B, KEY_A]) })
+      cleanup(() => t.cleanup())
+      const stranger = contextOf(t.storeFor(makeEncryptor([OTHER_KEY])))!.codec
+      const old = contextOf(t.storeFor(makeEncryptor([KEY_A])))!.codec
+      const packed = t.context.codec.pack({ hello: 'world' })
+      await t.seed([
+        { id: rowId('a', 1), expiresIn: HOUR, data: old.seal(packed, rowId('a', 1)) },
+        { id: rowId('a', 2), expiresIn: HOUR, data: stranger.seal(packed, rowId('a', 2)) },
+        // sealed for another row: the purpose does not match
+        { id: rowId('a', 3), expiresIn: HOUR, data: old.seal(packed, rowId('a', 1)) },
+      ])
+      const events: unknown[] = []
+      t.emitter.on('stored_session:rotate', (event) => {
+        events.push(event)
+      })
+
+      const reported = await rotateSessionKey(t.context)
+      assert.containsSubset(reported, { rotated: 1, unreadable: 2, purged: 0, conflicts: 0 })
+      assert.lengthOf(await t.rows(), 3)
+
+      const purged = await rotateSessionKey(t.context, { purgeUnreadable: true })
+      assert.containsSubset(purged, { rotated: 1, unreadable: 2, purged: 2 })
+      assert.deepEqual(await t.rows(), [{ id: rowId('a', 1), version: 2 }])
+
+      const row = (await t.context.repository().find(rowId('a', 1)))!
+      const newKeyOnly = contextOf(t.storeFor(makeEncryptor([KEY_B])))!.codec
+      assert.deepEqual(newKeyOnly.unpack(newKeyOnly.open(row.data, row.id)!), { hello: 'world' })
+
+      assert.lengthOf(events, 2)
+      assert.sameMembers(Object.keys(events[1] as object), [
+        'rotated',
+        'conflicts',
+        'unreadable',
+        'purged',
+        'duration',
+      ])
+    })
+  })
+}

@@ -1,0 +1,106 @@
+import { test } from '@japa/runner'
+import { enabledDialects } from '../helpers/dialects.ts'
+import { DAY, HOUR } from '../helpers/app.ts'
+import { sessionStats } from '../../src/maintenance/stats.ts'
+import { revokeAllSessions, revokeUserSessions } from '../../src/maintenance/revoke.ts'
+import { bodyOf, rowId, setupStore } from './helpers.ts'
+
+for (const dialect of enabledDialects()) {
+  test.group(`sessions:stats service [${dialect.name}]`, () => {
+    test('counts live, expired and tagged sessions and sizes payloads', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      // 20 rows with payloads of 1..20 bytes
+      await t.seed(
+        Array.from({ length: 20 }, (_, n) => ({
+          id: rowId('a', n),
+          data: Buffer.alloc(n + 1, 7),
+          // 0-4 idle-expired, 5-6 past maxLifetime, 7-19 live
+          expiresIn: n < 5 ? -HOUR : HOUR,
+          createdAgo: n < 5 ? DAY : n < 7 ? 31 * DAY : n === 7 ? 10 * DAY : HOUR,
+          // users on live rows: u1 x3, u2 x1; u3 only on an expired row
+          userId: n === 0 ? 'u3' : [7, 8, 9].includes(n) ? 'u1' : n === 10 ? 'u2' : null,
+        }))
+      )
+
+      const stats = await sessionStats(t.context)
+
+      assert.containsSubset(stats, {
+        total: 20,
+        live: 13,
+        expired: 7,
+        withUser: 4,
+        distinctUsers: 2,
+        oldestLiveAgeSeconds: (10 * DAY) / 1000,
+        payloadBytes: { average: 11, p95: 19, max: 20 }, // (1+...+20)/20 = 10.5, nearest rank 19
+      })
+      // better-sqlite3 is built with dbstat, so every dialect here can tell
+      assert.isAbove(stats.tableBytes!, 0)
+    })
+
+    test('an empty table reports zeros', async ({ assert, cleanup }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      const stats = await sessionStats(t.context)
+      assert.containsSubset(stats, {
+        total: 0,
+        live: 0,
+        expired: 0,
+        withUser: 0,
+        distinctUsers: 0,
+        oldestLiveAgeSeconds: null,
+        payloadBytes: { average: 0, p95: 0, max: 0 },
+      })
+    })
+  })
+
+  test.group(`sessions:revoke service [${dialect.name}]`, () => {
+    test('revokes every session of one user, through the app too', async ({ assert, cleanup }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      const server = await t.serve({ stored: t.factory })
+      server.handler = async (ctx) => {
+        if (ctx.request.input('user')) {
+          ctx.session.put('user', ctx.request.input('user'))
+          await ctx.session.tag(ctx.request.input('user'))
+        }
+        return { user: ctx.session.get('user') ?? null }
+      }
+      const laptop = server.client()
+      const phone = server.client()
+      const other = server.client()
+      await laptop.get('/?user=42')
+      await phone.get('/?user=42')
+      await other.get('/?user=7')
+
+      const summary = await revokeUserSessions(t.context, 42, { batchSize: 1 })
+
+      assert.equal(summary.deleted, 2)
+      assert.deepEqual(await bodyOf(laptop), { user: null })
+      assert.deepEqual(await bodyOf(phone), { user: null })
+      assert.deepEqual(await bodyOf(other), { user: '7' })
+    })
+
+    test('revoking all empties the table in batches and reports the count', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      await t.seed(Array.from({ length: 25 }, (_, n) => ({ id: rowId('a', n), expiresIn: HOUR })))
+      const progress: number[] = []
+
+      const summary = await revokeAllSessions(t.context, {
+        batchSize: 10,
+        onProgress: ({ deleted }) => progress.push(deleted),
+      })
+
+      assert.equal(summary.deleted, 25)
+      assert.deepEqual(progress, [10, 20, 25])
+      assert.lengthOf(await t.rows(), 0)
+    })
+  })
+}
