@@ -1,0 +1,25 @@
+import env from '#start/env'
+import app from '@adonisjs/core/services/app'
+import { defineConfig, stores } from '@adonisjs/session'
+// In your app: import { storedSession } from 'stored-session'
+import { storedSession } from '../../../index.ts'
+
+const sessionConfig = defineConfig({
+  enabled: true,
+  cookieName: 'demo-session',
+  clearWithBrowser: false,
+  age: '2h',
+  cookie: {
+    path: '/',
+    httpOnly: true,
+    secure: app.inProduction,
+    sameSite: 'lax',
+  },
+  store: env.get('SESSION_DRIVER'),
+  stores: {
+    cookie: stores.cookie(),
+    stored: storedSession({ connection: 'sqlite', table: 'stored_sessions' }),
+  },
+})
+
+export default sessionConfig

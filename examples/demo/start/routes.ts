@@ -1,0 +1,107 @@
+/*
+|--------------------------------------------------------------------------
+| The demo's pages
+|--------------------------------------------------------------------------
+|
+| One page, plain HTML (no template engine to install): a counter, sign in
+| and out as a demo user, a flash message, and the current session's row
+| as the database holds it.
+|
+*/
+import router from '@adonisjs/core/services/router'
+import db from '@adonisjs/lucid/services/db'
+import type { HttpContext } from '@adonisjs/core/http'
+// In your app: import { hashSessionId } from 'stored-session'
+import { hashSessionId } from '../../../index.ts'
+import { toMillis } from '../../../src/repository.ts'
+
+const DEMO_USER = { id: '1', name: 'Ada Lovelace' }
+
+const escape = (value: unknown) =>
+  String(value).replace(
+    /[&<>"']/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!
+  )
+
+const time = (value: unknown) => new Date(toMillis(value)).toISOString()
+
+/**
+ * The row of this session as stored before this request (a request's
+ * changes are written when its response is sent).
+ */
+async function storedRow(sessionId: string) {
+  const row = await db.from('stored_sessions').where('id', hashSessionId(sessionId)).first()
+  if (!row) return '<p><em>No row yet: the session is written once it holds something.</em></p>'
+  const rows: [string, unknown][] = [
+    ['id (sha256 of the cookie\'s session id)', row.id],
+    ['data', `${Buffer.from(row.data).length} bytes of ciphertext`],
+    ['version', row.version],
+    ['user_id', row.user_id ?? 'null'],
+    ['created_at', time(row.created_at)],
+    ['updated_at', time(row.updated_at)],
+    ['expires_at', time(row.expires_at)],
+  ]
+  return `<table>${rows
+    .map(([name, value]) => `<tr><th>${escape(name)}</th><td><code>${escape(value)}</code></td></tr>`)
+    .join('')}</table>`
+}
+
+async function page({ session }: HttpContext) {
+  const user = session.get('user')
+  const notice = session.flashMessages.get('notice')
+  const button = (action: string, label: string) =>
+    `<form method="post" action="${action}"><button>${escape(label)}</button></form>`
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>stored-session demo</title>
+  <style>
+    body { font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem }
+    form { display: inline-block; margin-right: .5rem }
+    .notice { background: #e7f6ea; border: 1px solid #9bd3a7; padding: .5rem 1rem }
+    table { border-collapse: collapse; margin-top: .5rem } th, td { text-align: left; padding: .25rem .75rem .25rem 0; vertical-align: top }
+    code { word-break: break-all }
+  </style>
+</head>
+<body>
+  <h1>stored-session demo</h1>
+  ${notice ? `<p class="notice">${escape(notice)}</p>` : ''}
+  <p>Visits counted in this session: <strong>${escape(session.get('visits', 0))}</strong>.
+     Stop the server and start it again: the count is still here, it lives in SQLite.</p>
+  ${button('/count', 'Count a visit')}
+  ${user ? button('/sign-out', 'Sign out') : button('/sign-in', `Sign in as ${DEMO_USER.name}`)}
+  <p>${user ? `Signed in as <strong>${escape(user.name)}</strong>.` : 'Not signed in.'}</p>
+  <h2>This session's row</h2>
+  ${await storedRow(session.sessionId)}
+  <p>Signing in regenerates the session: the row moves to a new id hash, the old one is deleted.
+     The cookie holds the session id, the table only its hash.</p>
+</body>
+</html>`
+}
+
+router.get('/', async (ctx) => {
+  ctx.response.header('content-type', 'text/html; charset=utf-8')
+  return page(ctx)
+})
+
+router.post('/count', ({ session, response }) => {
+  session.increment('visits')
+  return response.redirect('/')
+})
+
+router.post('/sign-in', async ({ session, response }) => {
+  // A new session id on sign-in, as @adonisjs/auth does: a fixated id is useless
+  session.regenerate()
+  session.put('user', DEMO_USER)
+  await session.tag(DEMO_USER.id)
+  session.flash('notice', `Signed in as ${DEMO_USER.name}. The session id changed.`)
+  return response.redirect('/')
+})
+
+router.post('/sign-out', ({ session, response }) => {
+  session.forget('user')
+  session.regenerate()
+  session.flash('notice', 'Signed out.')
+  return response.redirect('/')
+})
