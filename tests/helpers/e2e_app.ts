@@ -118,6 +118,8 @@ export class Browser {
   async request(method: 'GET' | 'POST', path: string) {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
+      // A redirect's Set-Cookie must reach the jar before the next request
+      redirect: 'manual',
       headers: { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
     })
     for (const header of response.headers.getSetCookie()) {
@@ -128,7 +130,8 @@ export class Browser {
       else this.cookies.set(pair.slice(0, index), value)
     }
     const body = await response.text()
-    return { status: response.status, body: response.ok ? JSON.parse(body) : body }
+    const json = response.headers.get('content-type')?.includes('json')
+    return { status: response.status, body: json ? JSON.parse(body) : body }
   }
 
   get(path: string) {

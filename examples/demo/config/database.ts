@@ -1,3 +1,4 @@
+import env from '#start/env'
 import app from '@adonisjs/core/services/app'
 import { defineConfig } from '@adonisjs/lucid'
 
@@ -7,7 +8,8 @@ const dbConfig = defineConfig({
     sqlite: {
       client: 'better-sqlite3',
       connection: {
-        filename: app.tmpPath('demo.sqlite3'),
+        // DEMO_DATABASE lets the test suite run the demo without touching your data
+        filename: env.get('DEMO_DATABASE') ?? app.tmpPath('demo.sqlite3'),
       },
       useNullAsDefault: true,
       migrations: {

@@ -8,4 +8,5 @@ export default await Env.create(new URL('../', import.meta.url), {
   APP_URL: Env.schema.string({ format: 'url', tld: false }),
   LOG_LEVEL: Env.schema.string(),
   SESSION_DRIVER: Env.schema.enum(['cookie', 'memory', 'stored'] as const),
+  DEMO_DATABASE: Env.schema.string.optional(),
 })
