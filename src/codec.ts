@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr'
 import type { Encryption } from '@adonisjs/core/encryption'
 import type { SessionData } from '@adonisjs/session/types'
 import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from './errors.ts'
+import { findUnstorable } from './storable.ts'
 
 /**
  * Values <-> stored bytes. Values are packed with MessagePack (Dates and
@@ -19,14 +20,22 @@ export class SessionCodec {
   }
 
   /**
-   * Packs values, refusing what cannot be stored or is over the size limit.
+   * Packs values, refusing what would not read back unchanged (see
+   * storable.ts) or is over the size limit.
    */
   pack(values: SessionData): Buffer {
+    const unstorable = findUnstorable(values)
+    if (unstorable) throw new E_SESSION_UNSERIALIZABLE([unstorable.key, unstorable.reason])
+
     let packed: Buffer
     try {
       packed = this.#packr.pack(values)
-    } catch (error) {
-      throw new E_SESSION_UNSERIALIZABLE([this.#findUnpackableKey(values), errorMessage(error)])
+    } catch {
+      // msgpackr's message may quote the value; name the key only
+      throw new E_SESSION_UNSERIALIZABLE([
+        this.#findUnpackableKey(values),
+        'MessagePack cannot encode it',
+      ])
     }
     if (packed.length > this.#maxPayloadSize) {
       throw new E_SESSION_OVERFLOW([packed.length, this.#maxPayloadSize, this.#largestKey(values)])
@@ -97,8 +106,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
