@@ -112,7 +112,7 @@ test.group('configure', () => {
     cleanup,
   }) => {
     // Outside the repository, so only what we link resolves from the app
-    const app = await copyFreshApp(join(tmpdir(), 'stored-session-configure'))
+    const app = await copyFreshApp(tmpdir())
     cleanup(() => app.remove())
     await mkdir(join(app.root, 'node_modules/@adonisjs'), { recursive: true })
     await symlink(
