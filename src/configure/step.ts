@@ -31,10 +31,3 @@ export type Step =
       logsItself?: boolean
     }
   | { file: string; unchanged: string }
-
-/**
- * Advice for the app owner, printed with the next steps.
- */
-export interface Advice {
-  advice: string[]
-}
