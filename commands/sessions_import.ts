@@ -38,9 +38,9 @@ export default class SessionsImport extends MaintenanceCommand {
       from: this.from,
       connection: this.connection,
       batchSize: this.batchSize,
-      onProgress: ({ copied, skipped, expired, invalid }) =>
+      onProgress: ({ copied, refreshed, skipped, expired, invalid }) =>
         progress.update(
-          `Importing: ${formatCount(copied + skipped + expired + invalid)} rows read, ${formatCount(copied)} copied`
+          `Importing: ${formatCount(copied + refreshed + skipped + expired + invalid)} rows read, ${formatCount(copied)} copied`
         ),
     })
     progress.done()
@@ -52,7 +52,7 @@ export default class SessionsImport extends MaintenanceCommand {
       `Copied ${formatCount(summary.copied)} sessions from "${this.from}" in ${formatDuration(summary.durationMs)}`
     )
     this.logger.info(
-      `Skipped ${formatCount(summary.skipped)} already imported, ${formatCount(summary.expired)} expired, ${formatCount(summary.invalid)} invalid`
+      `Refreshed ${formatCount(summary.refreshed)}, skipped ${formatCount(summary.skipped)} unchanged, ${formatCount(summary.expired)} expired, ${formatCount(summary.invalid)} invalid`
     )
   }
 }

@@ -5,6 +5,7 @@ import { toMillis } from '../repository.ts'
 import { hashSessionId, isValidSessionId } from '../session_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
 import { assertBatchSize } from './options.ts'
+import { MaintenanceQueries } from './queries.ts'
 
 /**
  * `@adonisjs/session`'s own database store table (`node ace make:session-table`).
@@ -26,7 +27,12 @@ export interface ImportOptions {
 export interface ImportSummary {
   /** Sessions written to our table. */
   copied: number
-  /** Sessions already in our table (an earlier import, or written since). */
+  /**
+   * Sessions imported earlier that changed in the source since, and that
+   * this store has not written yet: updated from the source.
+   */
+  refreshed: number
+  /** Sessions already in our table as they are in the source, or written by this store since. */
   skipped: number
   /** Sessions past their expiry: not worth copying. */
   expired: number
@@ -56,10 +62,17 @@ export async function importDatabaseSessions(
   }
   const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_IMPORT_BATCH_SIZE)
   const knex = context.db.connection(options.connection ?? context.connectionName).getWriteClient()
-  const repository = context.repository()
+  const queries = MaintenanceQueries.for(context)
   const { codec } = context
   const started = performance.now()
-  const summary: ImportSummary = { copied: 0, skipped: 0, expired: 0, invalid: 0, durationMs: 0 }
+  const summary: ImportSummary = {
+    copied: 0,
+    refreshed: 0,
+    skipped: 0,
+    expired: 0,
+    invalid: 0,
+    durationMs: 0,
+  }
 
   let afterId: string | null = null
   for (;;) {
@@ -82,23 +95,18 @@ export async function importDatabaseSessions(
         continue
       }
       const values = isValidSessionId(id) ? verify(row.data, id) : null
-      let data: Buffer
+      let packed: Buffer
       try {
         if (!values) throw new Error('unverifiable')
-        data = codec.seal(codec.pack(values), hashSessionId(id))
+        packed = codec.pack(values)
       } catch {
         summary.invalid++
         continue
       }
-      const inserted = await repository.insert({
-        id: hashSessionId(id),
-        data,
-        userId: row.user_id === null || row.user_id === undefined ? null : String(row.user_id),
-        now: new Date(now),
-        expiresAt: new Date(expiresAt),
-      })
-      if (inserted) summary.copied++
-      else summary.skipped++
+      const userId = row.user_id === null || row.user_id === undefined ? null : String(row.user_id)
+      summary[
+        await copy(context, queries, { hash: hashSessionId(id), packed, userId, expiresAt, now })
+      ]++
     }
 
     summary.durationMs = Math.round(performance.now() - started)
@@ -108,6 +116,42 @@ export async function importDatabaseSessions(
 
   summary.durationMs = Math.round(performance.now() - started)
   return summary
+}
+
+/**
+ * Inserts one session; when it is already there, refreshes it from the
+ * source only while this store has never written it (version 0), so that a
+ * session the old store changed between two imports (a sign-in during the
+ * deploy) is not lost, and one this store wrote since is never overwritten.
+ */
+async function copy(
+  context: StoredSessionContext,
+  queries: MaintenanceQueries,
+  session: { hash: string; packed: Buffer; userId: string | null; expiresAt: number; now: number }
+): Promise<'copied' | 'refreshed' | 'skipped'> {
+  const { codec } = context
+  const data = codec.seal(session.packed, session.hash)
+  const inserted = await context.repository().insert({
+    id: session.hash,
+    data,
+    userId: session.userId,
+    now: new Date(session.now),
+    expiresAt: new Date(session.expiresAt),
+  })
+  if (inserted) return 'copied'
+
+  const ours = await context.repository().find(session.hash)
+  if (!ours || ours.version !== 0) return 'skipped'
+  const unchanged =
+    codec.open(ours.data, ours.id)?.equals(session.packed) && ours.userId === session.userId
+  if (unchanged) return 'skipped'
+  // the version moves on, so a request that read the row before the refresh merges on top of it
+  const refreshed = await queries.refreshImported(session.hash, {
+    data,
+    userId: session.userId,
+    expiresAt: new Date(Math.max(ours.expiresAt, session.expiresAt)),
+  })
+  return refreshed ? 'refreshed' : 'skipped'
 }
 
 /**

@@ -196,6 +196,20 @@ export class MaintenanceQueries {
     return this.#affected(result) > 0
   }
 
+  /**
+   * Updates an imported row this store has never written (version 0).
+   */
+  async refreshImported(
+    id: string,
+    changes: { data: Buffer; userId: string | null; expiresAt: Date }
+  ): Promise<boolean> {
+    const result = await this.#knex.raw(
+      'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = 0',
+      [this.#table, changes.data, changes.userId, changes.expiresAt, id]
+    )
+    return this.#affected(result) > 0
+  }
+
   async deleteVersion(id: string, version: number): Promise<boolean> {
     const result = await this.#knex.raw('delete from ?? where id = ? and version = ?', [
       this.#table,

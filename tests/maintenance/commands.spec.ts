@@ -223,7 +223,7 @@ for (const dialect of enabledDialects()) {
       await first.exec()
       first.assertSucceeded()
       first.assertLogMatches(/Copied 1 sessions from/)
-      first.assertLogMatches(/Skipped 0 already imported, 0 expired, 1 invalid/)
+      first.assertLogMatches(/Refreshed 0, skipped 0 unchanged, 0 expired, 1 invalid/)
 
       const again = await ace.create(SessionsImport, [`--from=${source}`, '--json'])
       await again.exec()

@@ -88,10 +88,10 @@ for (const dialect of enabledDialects()) {
       ])
 
       const first = await importDatabaseSessions(t.context, { from: source, batchSize: 2 })
-      assert.containsSubset(first, { copied: 3, skipped: 0, expired: 1, invalid: 2 })
+      assert.containsSubset(first, { copied: 3, refreshed: 0, skipped: 0, expired: 1, invalid: 2 })
 
       const again = await importDatabaseSessions(t.context, { from: source })
-      assert.containsSubset(again, { copied: 0, skipped: 3, expired: 1, invalid: 2 })
+      assert.containsSubset(again, { copied: 0, refreshed: 0, skipped: 3, expired: 1, invalid: 2 })
 
       // our table holds hashes, and a tagged session keeps its user
       const rows = await t.rows()
@@ -100,13 +100,33 @@ for (const dialect of enabledDialects()) {
       const sourceIds = sourceRows.map((row) => row.id)
       assert.isTrue(rows.every((row) => sourceIds.some((id) => hashSessionId(id) === row.id)))
       assert.lengthOf(await t.rows((query) => query.where('user_id', '42')), 1)
+      assert.isTrue(rows.every((row) => row.version === 0))
 
-      // the same browsers, now served by the stored store
+      // the switch is rolling out: some requests still reach the built-in store,
+      // others already the stored store
       const after = await t.serve({ stored: t.factory })
       after.handler = handler
+      await browsers[0].get('/?name=ada-signed-in-during-deploy')
+      await moveTo(browsers[1], after).get('/?name=grace-on-the-new-store')
+      await browsers[1].get('/?name=grace-late-on-the-old-store')
+
+      // the import after the switch takes what changed in the source, never
+      // over what the stored store wrote
+      const final = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(final, { copied: 0, refreshed: 1, skipped: 2 })
+      const rerun = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(rerun, { copied: 0, refreshed: 0, skipped: 3 })
+
+      // the same browsers, now served by the stored store
       const cart = { items: [1, 2, 3], total: 12.5 }
-      assert.deepEqual(await bodyOf(moveTo(browsers[0], after)), { name: 'ada', cart })
-      assert.deepEqual(await bodyOf(moveTo(browsers[1], after)), { name: 'grace', cart })
+      assert.deepEqual(await bodyOf(moveTo(browsers[0], after)), {
+        name: 'ada-signed-in-during-deploy',
+        cart,
+      })
+      assert.deepEqual(await bodyOf(moveTo(browsers[1], after)), {
+        name: 'grace-on-the-new-store',
+        cart,
+      })
       assert.deepEqual(await bodyOf(moveTo(browsers[2], after)), { name: 'linus', cart })
     })
   })
