@@ -95,18 +95,20 @@ export async function importDatabaseSessions(
         continue
       }
       const values = isValidSessionId(id) ? verify(row.data, id) : null
-      let packed: Buffer
-      try {
-        if (!values) throw new Error('unverifiable')
-        packed = codec.pack(values)
-      } catch {
+      const packed = values ? packOrNull(codec, values) : null
+      if (!packed) {
         summary.invalid++
         continue
       }
       const userId = row.user_id === null || row.user_id === undefined ? null : String(row.user_id)
-      summary[
-        await copy(context, queries, { hash: hashSessionId(id), packed, userId, expiresAt, now })
-      ]++
+      const outcome = await copy(context, queries, {
+        hash: hashSessionId(id),
+        packed,
+        userId,
+        expiresAt,
+        now,
+      })
+      summary[outcome]++
     }
 
     summary.durationMs = Math.round(performance.now() - started)
@@ -152,6 +154,17 @@ async function copy(
     expiresAt: new Date(Math.max(ours.expiresAt, session.expiresAt)),
   })
   return refreshed ? 'refreshed' : 'skipped'
+}
+
+/**
+ * Null for values over `maxPayloadSize` or that MessagePack cannot hold.
+ */
+function packOrNull(codec: StoredSessionContext['codec'], values: SessionData): Buffer | null {
+  try {
+    return codec.pack(values)
+  } catch {
+    return null
+  }
 }
 
 /**

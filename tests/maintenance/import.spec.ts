@@ -48,7 +48,7 @@ for (const dialect of enabledDialects()) {
       // the built-in store uses the real time; our clock starts there too
       const clock = new FakeClock()
       clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
+      const t = await setupStore(dialect, { clock, config: { maxPayloadSize: 4096 } })
       const source = await createBuiltInTable(t)
       cleanup(async () => {
         await t.db.connection().schema.dropTableIfExists(source)
@@ -70,7 +70,7 @@ for (const dialect of enabledDialects()) {
       await browsers[1].get('/?name=grace&user=42')
       await browsers[2].get('/?name=linus')
 
-      // rows the built-in store cannot read either
+      // rows the built-in store cannot read either, and one over our maxPayloadSize
       const knex = t.db.connection().getWriteClient()
       const expiresAt = new Date(Date.now() + HOUR)
       await knex(source).insert([
@@ -81,6 +81,15 @@ for (const dialect of enabledDialects()) {
           expires_at: expiresAt,
         },
         {
+          id: 'oversized-session-id-05',
+          data: new MessageBuilder().build(
+            { blob: 'x'.repeat(8000) },
+            undefined,
+            'oversized-session-id-05'
+          ),
+          expires_at: expiresAt,
+        },
+        {
           id: 'expired-session-id-0004',
           data: new MessageBuilder().build({ name: 'old' }, undefined, 'expired-session-id-0004'),
           expires_at: new Date(Date.now() - HOUR),
@@ -88,10 +97,10 @@ for (const dialect of enabledDialects()) {
       ])
 
       const first = await importDatabaseSessions(t.context, { from: source, batchSize: 2 })
-      assert.containsSubset(first, { copied: 3, refreshed: 0, skipped: 0, expired: 1, invalid: 2 })
+      assert.containsSubset(first, { copied: 3, refreshed: 0, skipped: 0, expired: 1, invalid: 3 })
 
       const again = await importDatabaseSessions(t.context, { from: source })
-      assert.containsSubset(again, { copied: 0, refreshed: 0, skipped: 3, expired: 1, invalid: 2 })
+      assert.containsSubset(again, { copied: 0, refreshed: 0, skipped: 3, expired: 1, invalid: 3 })
 
       // our table holds hashes, and a tagged session keeps its user
       const rows = await t.rows()
