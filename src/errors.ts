@@ -42,6 +42,12 @@ export const E_SESSION_WRITE_CONFLICT = createError<[attempts: number]>(
 )
 
 /**
+ * What a 503 tells clients to wait before retrying: about what a pool takes
+ * to reconnect after a database restart or failover.
+ */
+const RETRY_AFTER_SECONDS = 5
+
+/**
  * The sessions database failed while serving a session (connection refused
  * or lost, pool or statement timeout, a statement it rejected). Rendered as
  * a 503 carrying only this message: the driver's error stays on `cause` for
@@ -75,7 +81,7 @@ export class E_SESSION_STORE_UNAVAILABLE extends Exception {
    */
   handle(error: this, ctx: HttpContext) {
     const { message, code, status } = error
-    ctx.response.header('Retry-After', '5')
+    ctx.response.header('Retry-After', String(RETRY_AFTER_SECONDS))
     switch (ctx.request.accepts(['html', 'application/vnd.api+json', 'json'])) {
       case 'application/vnd.api+json':
         return ctx.response.status(status).send({ errors: [{ title: message, code, status }] })

@@ -111,6 +111,7 @@ for (const dialect of enabledDialects()) {
         await handler.handle(error, ctx)
         const body = JSON.stringify(ctx.response.getBody())
         assert.equal(ctx.response.getStatus(), 503)
+        assert.equal(ctx.response.getHeader('retry-after'), '5')
         assert.include(body, 'Session store is unavailable')
         assert.include(JSON.stringify(logs), 'E_SESSION_STORE_UNAVAILABLE')
         for (const text of [body, JSON.stringify(logs)]) {

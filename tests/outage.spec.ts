@@ -25,7 +25,7 @@ async function bodyOf(response: Promise<{ body: any }>) {
  * A test app whose sessions connection goes through a TCP proxy the test
  * controls; the real server is never touched.
  */
-async function setup(dialect: Dialect, options: TestAppOptions & { extra?: object } = {}) {
+async function setup(dialect: Dialect, options: TestAppOptions = {}) {
   const direct = dialect.connection() as any
   const proxy = await new TcpProxy({
     host: direct.connection.host,
@@ -34,7 +34,6 @@ async function setup(dialect: Dialect, options: TestAppOptions & { extra?: objec
   const proxied = dialect.connection({ port: proxy.port }) as any
   const connection = {
     ...proxied,
-    connection: { ...proxied.connection, ...options.extra },
     pool: { min: 0, max: 4, ...options.connection?.pool },
     acquireConnectionTimeout: ACQUIRE_TIMEOUT,
   } as ConnectionConfig
