@@ -34,6 +34,14 @@ export default class SessionsRevoke extends MaintenanceCommand {
     }
 
     if (!this.force) {
+      // a prompt on a stdin that is not a terminal (cron, CI, a pipe) never
+      // gets an answer: refuse instead of hanging (tests trap the prompt)
+      if (process.stdin.isTTY !== true && this.prompt.traps.prompts.size === 0) {
+        throw new E_INVALID_MAINTENANCE_OPTION([
+          '--all',
+          'cannot ask for confirmation without a terminal; pass --force',
+        ])
+      }
       const confirmed = await this.prompt.confirm(
         'Sign out every user by deleting every session?',
         { default: false }

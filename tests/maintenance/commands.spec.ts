@@ -168,6 +168,13 @@ for (const dialect of enabledDialects()) {
       await neither.exec()
       neither.assertFailed()
 
+      if (process.stdin.isTTY !== true) {
+        const unattended = await ace.create(SessionsRevoke, ['--all'])
+        await unattended.exec()
+        unattended.assertFailed()
+        unattended.assertLogMatches(/without a terminal; pass --force/, 'stderr')
+      }
+
       const refused = await ace.create(SessionsRevoke, ['--all'])
       refused.prompt.trap('Sign out every user by deleting every session?').reject()
       await refused.exec()
