@@ -1,24 +1,25 @@
 import { once } from 'node:events'
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net'
 
+type Pair = { client: Socket; upstream: Socket }
+
 /**
  * A TCP proxy between a database client and the real server, to play an
- * outage without touching the server: `cut()` drops every open connection
- * and refuses new ones, `stall()` lets connections open but forwards
- * nothing (a hung server), `restore()` forwards again.
+ * outage without touching the server:
+ * - `cut()` resets every open connection and every new one,
+ * - `refuse()` resets open connections and stops listening (ECONNREFUSED),
+ * - `stall()` accepts connections but forwards nothing (a hung server),
+ * - `swallowResponses()` forwards statements but none of the answers,
+ * - `restore()` forwards again, on the same port.
  */
 export class TcpProxy {
   #server = createServer((client) => this.#accept(client))
-  #pairs = new Set<{ client: Socket; upstream: Socket }>()
-  #mode: 'open' | 'cut' | 'stall' | 'swallow' = 'open'
-  #stalledListeners: (() => void)[] = []
+  #pairs = new Set<Pair>()
+  #mode: 'open' | 'cut' | 'refused' | 'stall' | 'swallow' = 'open'
+  #heldListeners: (() => void)[] = []
   declare port: number
 
-  constructor(
-    readonly target: { host: string; port: number },
-    /** Called for every connection the proxy accepted. */
-    readonly onConnection: () => void = () => {}
-  ) {}
+  constructor(readonly target: { host: string; port: number }) {}
 
   async start() {
     this.#server.listen(0, '127.0.0.1')
@@ -27,15 +28,19 @@ export class TcpProxy {
     return this
   }
 
-  /** Drops every open connection (a reset) and resets new ones at once. */
   cut() {
     this.#mode = 'cut'
     for (const pair of this.#pairs) this.#drop(pair)
   }
 
+  async refuse() {
+    this.cut()
+    this.#mode = 'refused'
+    await new Promise((resolve) => this.#server.close(resolve))
+  }
+
   /**
-   * Keeps connections open but forwards nothing, in either direction, like
-   * a hung server. Bytes sent meanwhile are lost, so `restore()` drops the
+   * Bytes sent while stalled are lost, so `restore()` drops the
    * connections that were stalled.
    */
   stall() {
@@ -44,8 +49,8 @@ export class TcpProxy {
   }
 
   /**
-   * Forwards what clients send but none of the answers, like a connection
-   * that dies after the server ran a statement and before the client heard.
+   * Like a connection that dies after the server ran a statement and
+   * before the client heard back.
    */
   swallowResponses() {
     this.#mode = 'swallow'
@@ -54,21 +59,26 @@ export class TcpProxy {
 
   /** Resolves when the proxy holds back bytes (stalled or swallowed). */
   nextHeldBytes() {
-    return new Promise<void>((resolve) => this.#stalledListeners.push(resolve))
+    return new Promise<void>((resolve) => this.#heldListeners.push(resolve))
   }
 
-  restore() {
-    if (this.#mode === 'stall' || this.#mode === 'swallow') this.cut()
+  async restore() {
+    const mode = this.#mode
+    if (mode === 'stall' || mode === 'swallow') this.cut()
     this.#mode = 'open'
+    if (mode === 'refused') {
+      this.#server.listen(this.port, '127.0.0.1')
+      await once(this.#server, 'listening')
+    }
   }
 
   async close() {
     this.cut()
+    if (!this.#server.listening) return
     await new Promise((resolve) => this.#server.close(resolve))
   }
 
   #accept(client: Socket) {
-    this.onConnection()
     if (this.#mode === 'cut') {
       client.resetAndDestroy()
       return
@@ -88,9 +98,9 @@ export class TcpProxy {
     }
   }
 
-  #hold({ client, upstream }: { client: Socket; upstream: Socket }) {
+  #hold({ client, upstream }: Pair) {
     const held = () => {
-      for (const resolve of this.#stalledListeners.splice(0)) resolve()
+      for (const resolve of this.#heldListeners.splice(0)) resolve()
     }
     upstream.unpipe(client)
     upstream.on('data', held)
@@ -102,7 +112,7 @@ export class TcpProxy {
     }
   }
 
-  #drop(pair: { client: Socket; upstream: Socket }) {
+  #drop(pair: Pair) {
     if (!this.#pairs.delete(pair)) return
     pair.client.resetAndDestroy()
     pair.upstream.destroy()
