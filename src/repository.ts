@@ -23,14 +23,31 @@ export class SessionRepository {
     this.dialect = dialectOf(knex)
   }
 
-  async find(hash: string): Promise<StoredSessionRow | null> {
+  /**
+   * One row by its hash. With `forUpdate` inside `serialized()`, PostgreSQL
+   * and MySQL lock the row until the transaction ends.
+   */
+  async find(hash: string, forUpdate = false): Promise<StoredSessionRow | null> {
+    const lock = forUpdate && this.dialect !== 'sqlite' ? ' for update' : ''
     const rows = this.#rows(
       await this.#knex.raw(
-        'select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?',
+        `select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?${lock}`,
         [this.#table, hash]
       )
     )
     return rows.length ? toRow(rows[0]) : null
+  }
+
+  /**
+   * Runs `work` with a repository whose `find(hash, true)` holds the row
+   * against other writers until `work` settles: a transaction on
+   * PostgreSQL and MySQL. SQLite runs it as is: better-sqlite3 executes
+   * each statement synchronously, so a re-read and the update right after
+   * it leave other processes only microseconds to get in between.
+   */
+  async serialized<Result>(work: (repository: SessionRepository) => Promise<Result>) {
+    if (this.dialect === 'sqlite') return work(this)
+    return this.#knex.transaction((trx) => work(new SessionRepository(trx, this.#table)))
   }
 
   /**
@@ -47,9 +64,12 @@ export class SessionRepository {
     now: Date
     expiresAt: Date
   }): Promise<boolean> {
+    // PostgreSQL aborts a whole transaction on a duplicate key error, and
+    // inserts run inside `serialized()` too: there, let the statement skip.
+    const skipDuplicate = this.dialect === 'pg' ? ' on conflict (id) do nothing' : ''
     try {
-      await this.#knex.raw(
-        'insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, 0, ?, ?, ?, ?, ?, ?)',
+      const result = await this.#knex.raw(
+        `insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, 0, ?, ?, ?, ?, ?, ?)${skipDuplicate}`,
         [
           this.#table,
           row.id,
@@ -62,7 +82,7 @@ export class SessionRepository {
           row.expiresAt,
         ]
       )
-      return true
+      return this.#affected(result) > 0
     } catch (error) {
       if (isDuplicateKey(error)) return false
       throw error

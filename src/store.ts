@@ -261,10 +261,13 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     values: SessionData,
     packed: Buffer
   ): Promise<{ created: boolean; bytes: number }> {
-    const { repository, codec, clock, ttl } = this.#options
+    const { repository, codec } = this.#options
     const read = this.#snapshotOf(hash)?.packed
     let target = this.#initialTarget(hash)
     let toStore = packed
+
+    const first = await this.#attempt(repository, hash, target, toStore)
+    if (first) return first
 
     /**
      * This request's own changes, diffed against what it read; only needed
@@ -274,54 +277,80 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const ownChanges = () =>
       (changes ??= changedKeys(read ? (codec.unpack(read) ?? {}) : {}, values, codec))
 
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const now = clock()
-      const sealed = codec.seal(toStore, hash)
-      const userId = this.#userIdFor(hash, target)
-      const written = await this.#execute(target, hash, {
-        data: sealed,
-        userId,
-        now: new Date(now),
-        expiresAt: new Date(now + ttl),
-      })
-
-      if (written) {
-        this.#pendingUserIds.delete(hash)
-        this.#stale = null
-        this.#snapshot = {
-          hash,
-          version: target.kind === 'insert' ? 0 : target.version + 1,
-          packed: toStore,
-          updatedAt: now,
-          userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
+    /**
+     * Another request wrote in between. The retries run `serialized()`: on
+     * PostgreSQL and MySQL the re-read locks the row, so the merged write
+     * cannot lose again however many requests pile up on one session.
+     */
+    let mergeError: unknown
+    const outcome = await repository.serialized(async (locked) => {
+      for (let attempt = 1; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await locked.find(hash, true)
+        if (!current) {
+          if (target.kind === 'update') {
+            debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
+            this.#snapshot = null
+            this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
+            return { created: false, bytes: 0 }
+          }
+          target = { kind: 'insert' }
+        } else {
+          const theirs = this.#decode(current)
+          if (theirs) {
+            try {
+              toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
+            } catch (error) {
+              // Not a database failure: rethrown as is once the lock is released.
+              mergeError = error
+              return null
+            }
+            target = { kind: 'update', version: current.version }
+            this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
+          } else {
+            target = { kind: 'replace', version: current.version }
+          }
         }
-        return { created: target.kind !== 'update', bytes: sealed.length }
+        const written = await this.#attempt(locked, hash, target, toStore)
+        if (written) return written
       }
-
-      const current = await repository.find(hash)
-      if (!current) {
-        if (target.kind === 'update') {
-          debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
-          this.#snapshot = null
-          this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
-          return { created: false, bytes: 0 }
-        }
-        target = { kind: 'insert' }
-        continue
-      }
-
-      const theirs = this.#decode(current)
-      if (!theirs) {
-        target = { kind: 'replace', version: current.version }
-        continue
-      }
-
-      toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
-      target = { kind: 'update', version: current.version }
-      this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
-    }
-
+      return null
+    })
+    if (mergeError) throw mergeError
+    if (outcome) return outcome
     throw new E_SESSION_WRITE_CONFLICT([MAX_WRITE_ATTEMPTS])
+  }
+
+  /**
+   * One write of `toStore` as `target`; on success the written bytes become
+   * this request's snapshot. Null when another request got there first.
+   */
+  async #attempt(
+    repository: SessionRepository,
+    hash: string,
+    target: WriteTarget,
+    toStore: Buffer
+  ): Promise<{ created: boolean; bytes: number } | null> {
+    const now = this.#options.clock()
+    const sealed = this.#options.codec.seal(toStore, hash)
+    const userId = this.#userIdFor(hash, target)
+    const written = await this.#execute(repository, target, hash, {
+      data: sealed,
+      userId,
+      now: new Date(now),
+      expiresAt: new Date(now + this.#options.ttl),
+    })
+    if (!written) return null
+
+    this.#pendingUserIds.delete(hash)
+    this.#stale = null
+    this.#snapshot = {
+      hash,
+      version: target.kind === 'insert' ? 0 : target.version + 1,
+      packed: toStore,
+      updatedAt: now,
+      userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
+    }
+    return { created: target.kind !== 'update', bytes: sealed.length }
   }
 
   #initialTarget(hash: string): WriteTarget {
@@ -341,11 +370,11 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   }
 
   #execute(
+    repository: SessionRepository,
     target: WriteTarget,
     hash: string,
     row: { data: Buffer; userId: string | null | undefined; now: Date; expiresAt: Date }
   ): Promise<boolean> {
-    const repository = this.#options.repository
     switch (target.kind) {
       case 'insert':
         return repository.insert({ id: hash, ...row, userId: row.userId ?? null })
