@@ -6,6 +6,8 @@ export default defineConfig({
     './src/types.ts',
     './src/models/stored_session.ts',
     './providers/stored_session_provider.ts',
+    './services/main.ts',
+    './src/testing.ts',
     './commands/*.ts',
   ],
   outDir: './build',

@@ -10,12 +10,23 @@ import { SessionEvents } from './events.ts'
 import { StoredSessionStore } from './store.ts'
 import { FailsafeStore, guardRepository } from './failsafe.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
-import type { StoredSessionConfig } from './types.ts'
+import type { ClientMetadata, StoredSessionConfig } from './types.ts'
+import type { HttpContext } from '@adonisjs/core/http'
 import { STORE_CONTEXT, createRepositoryFor, type StoredSessionContext } from './store_context.ts'
 
 export const DEFAULT_TABLE = 'stored_sessions'
 const DEFAULT_MAX_LIFETIME = '30 days'
 const DEFAULT_MAX_PAYLOAD_SIZE = 512 * 1024
+
+/**
+ * Where @adonisjs/auth's session guard named `web` keeps the user id.
+ */
+const DEFAULT_USER_KEY = 'auth_web'
+
+/**
+ * The `user_agent` column's width.
+ */
+const USER_AGENT_LENGTH = 512
 
 /**
  * The cookie's expiry moves forward on every response, the stored one only
@@ -41,6 +52,8 @@ export interface ResolvedStoredSessionConfig {
   maxPayloadSize: number
   encryption?: string
   onError: NonNullable<StoredSessionConfig['onError']>
+  metadata: { ipAddress: boolean; userAgent: boolean }
+  userKey: string | null
 }
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
@@ -63,6 +76,11 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
     maxPayloadSize,
     encryption: config.encryption,
     onError: onErrorPolicy(config.onError),
+    metadata: {
+      ipAddress: config.metadata?.ipAddress ?? true,
+      userAgent: config.metadata?.userAgent ?? true,
+    },
+    userKey: config.userKey === false ? null : (config.userKey ?? DEFAULT_USER_KEY),
   }
 }
 
@@ -143,6 +161,8 @@ export function createStoredSessionFactory(
       maxLifetime: config.maxLifetime,
       touchInterval: config.touchInterval ?? Math.floor(ttl * TOUCH_INTERVAL_FRACTION),
       addressableByHash: !ctx,
+      client: ctx ? () => clientMetadata(ctx, config.metadata) : undefined,
+      userKey: config.userKey,
     })
     return new FailsafeStore(store, config.onError, events)
   }
@@ -173,6 +193,27 @@ export function storedSession(config: StoredSessionConfig = {}) {
       ])
     }
     const emitter = await app.container.make('emitter')
-    return createStoredSessionFactory(resolved, { db, encryptor, emitter })
+    const factory = createStoredSessionFactory(resolved, { db, encryptor, emitter })
+
+    // Application queries through the model see the table this store uses.
+    const { StoredSession } = await import('./models/stored_session.ts')
+    StoredSession.table = resolved.table
+    StoredSession.connection = resolved.connection ?? db.primaryConnectionName
+    return factory
   })
+}
+
+/**
+ * What the row records about the client, within what the config allows.
+ */
+function clientMetadata(
+  ctx: HttpContext,
+  allowed: ResolvedStoredSessionConfig['metadata']
+): ClientMetadata {
+  return {
+    ipAddress: allowed.ipAddress ? ctx.request.ip() : null,
+    userAgent: allowed.userAgent
+      ? (ctx.request.header('user-agent')?.slice(0, USER_AGENT_LENGTH) ?? null)
+      : null,
+  }
 }

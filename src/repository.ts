@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { StoredSessionRow } from './types.ts'
+import type { ClientMetadata, StoredSessionRow } from './types.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -59,8 +59,7 @@ export class SessionRepository {
     id: string
     data: Buffer
     userId: string | null
-    ipAddress?: string | null
-    userAgent?: string | null
+    meta?: ClientMetadata
     now: Date
     expiresAt: Date
   }): Promise<boolean> {
@@ -75,8 +74,8 @@ export class SessionRepository {
           row.id,
           row.data,
           row.userId,
-          row.ipAddress ?? null,
-          row.userAgent ?? null,
+          row.meta?.ipAddress ?? null,
+          row.meta?.userAgent ?? null,
           row.now,
           row.now,
           row.expiresAt,
@@ -96,15 +95,23 @@ export class SessionRepository {
   async update(
     hash: string,
     version: number,
-    changes: { data: Buffer; userId?: string | null; now: Date; expiresAt: Date }
+    changes: {
+      data: Buffer
+      userId?: string | null
+      meta?: ClientMetadata
+      now: Date
+      expiresAt: Date
+    }
   ): Promise<boolean> {
-    const withUser = changes.userId !== undefined
-    const sql = `update ?? set data = ?, version = version + 1, updated_at = ?, expires_at = ?${
-      withUser ? ', user_id = ?' : ''
-    } where id = ? and version = ?`
+    const sets = ['data = ?', 'version = version + 1', 'updated_at = ?', 'expires_at = ?']
     const bindings: Knex.RawBinding[] = [this.#table, changes.data, changes.now, changes.expiresAt]
-    if (withUser) bindings.push(changes.userId ?? null)
+    if (changes.userId !== undefined) {
+      sets.push('user_id = ?')
+      bindings.push(changes.userId)
+    }
+    this.#setMetadata(sets, bindings, changes.meta)
     bindings.push(hash, version)
+    const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
     return this.#affected(await this.#knex.raw(sql, bindings)) > 0
   }
 
@@ -115,21 +122,47 @@ export class SessionRepository {
   async replace(
     hash: string,
     version: number,
-    row: { data: Buffer; userId: string | null; now: Date; expiresAt: Date }
+    row: { data: Buffer; userId: string | null; meta?: ClientMetadata; now: Date; expiresAt: Date }
   ): Promise<boolean> {
-    const result = await this.#knex.raw(
-      'update ?? set data = ?, version = version + 1, user_id = ?, created_at = ?, updated_at = ?, expires_at = ? where id = ? and version = ?',
-      [this.#table, row.data, row.userId, row.now, row.now, row.expiresAt, hash, version]
-    )
-    return this.#affected(result) > 0
+    const sets = [
+      'data = ?',
+      'version = version + 1',
+      'user_id = ?',
+      'created_at = ?',
+      'updated_at = ?',
+      'expires_at = ?',
+    ]
+    const bindings: Knex.RawBinding[] = [
+      this.#table,
+      row.data,
+      row.userId,
+      row.now,
+      row.now,
+      row.expiresAt,
+    ]
+    this.#setMetadata(sets, bindings, row.meta)
+    bindings.push(hash, version)
+    const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
+    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
   }
 
-  async touch(hash: string, now: Date, expiresAt: Date): Promise<boolean> {
-    const result = await this.#knex.raw(
-      'update ?? set updated_at = ?, expires_at = ? where id = ?',
-      [this.#table, now, expiresAt, hash]
-    )
-    return this.#affected(result) > 0
+  /**
+   * Refreshes the idle expiry (and the client metadata, when recorded):
+   * the only write a request that changed nothing makes.
+   */
+  async touch(hash: string, now: Date, expiresAt: Date, meta?: ClientMetadata): Promise<boolean> {
+    const sets = ['updated_at = ?', 'expires_at = ?']
+    const bindings: Knex.RawBinding[] = [this.#table, now, expiresAt]
+    this.#setMetadata(sets, bindings, meta)
+    bindings.push(hash)
+    const sql = `update ?? set ${sets.join(', ')} where id = ?`
+    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
+  }
+
+  #setMetadata(sets: string[], bindings: Knex.RawBinding[], meta: ClientMetadata | undefined) {
+    if (!meta) return
+    sets.push('ip_address = ?', 'user_agent = ?')
+    bindings.push(meta.ipAddress, meta.userAgent)
   }
 
   async setUserId(hash: string, userId: string | null): Promise<boolean> {
@@ -152,11 +185,37 @@ export class SessionRepository {
   async findByUser(userId: string, now: Date, createdAfter: Date): Promise<StoredSessionRow[]> {
     const rows = this.#rows(
       await this.#knex.raw(
-        'select id, data, version, user_id, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
+        'select id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
         [this.#table, userId, now, createdAfter]
       )
     )
     return rows.map(toRow)
+  }
+
+  /**
+   * Deletes one session, only if it belongs to `userId`.
+   */
+  async deleteForUser(hash: string, userId: string): Promise<boolean> {
+    const result = await this.#knex.raw('delete from ?? where id = ? and user_id = ?', [
+      this.#table,
+      hash,
+      userId,
+    ])
+    return this.#affected(result) > 0
+  }
+
+  /**
+   * Deletes every session of `userId`, but the one stored under `exceptHash`.
+   */
+  async deleteAllForUser(userId: string, exceptHash?: string): Promise<number> {
+    const result = exceptHash
+      ? await this.#knex.raw('delete from ?? where user_id = ? and id <> ?', [
+          this.#table,
+          userId,
+          exceptHash,
+        ])
+      : await this.#knex.raw('delete from ?? where user_id = ?', [this.#table, userId])
+    return this.#affected(result)
   }
 
   #rows(result: any): Record<string, unknown>[] {
@@ -222,6 +281,8 @@ function toRow(row: Record<string, unknown>): StoredSessionRow {
     data: row.data as Buffer,
     version: Number(row.version),
     userId: row.user_id === null || row.user_id === undefined ? null : String(row.user_id),
+    ipAddress: (row.ip_address as string | null | undefined) ?? null,
+    userAgent: (row.user_agent as string | null | undefined) ?? null,
     createdAt: toMillis(row.created_at),
     updatedAt: toMillis(row.updated_at),
     expiresAt: toMillis(row.expires_at),

@@ -7,7 +7,7 @@ import debug from './debug.ts'
 import type { SessionCodec } from './codec.ts'
 import type { SessionEvents } from './events.ts'
 import type { SessionRepository } from './repository.ts'
-import type { StoredSessionRow } from './types.ts'
+import type { ClientMetadata, StoredSessionRow } from './types.ts'
 import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
@@ -39,6 +39,13 @@ export interface StoredSessionStoreOptions {
    * returns it), so a cookie can never name a row by its key.
    */
   addressableByHash: boolean
+  /**
+   * The client's IP and user agent as the config allows recording them;
+   * absent without an HTTP context. Called on writes and touches only.
+   */
+  client?: () => ClientMetadata
+  /** Session key holding the signed-in user's id, mirrored into `user_id`. */
+  userKey?: string | null
 }
 
 /**
@@ -53,6 +60,8 @@ interface Snapshot {
   packed: Buffer
   updatedAt: number
   userId: string | null
+  /** Whether the values read held `userKey`: its removal is a sign-out. */
+  hadUserKey: boolean
 }
 
 type WriteTarget =
@@ -110,6 +119,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async #write(hash: string, values: SessionData): Promise<void> {
     const packed = this.#options.codec.pack(values)
     const snapshot = this.#snapshotOf(hash)
+    this.#followUserKey(hash, values, snapshot)
     if (snapshot && !this.#pendingUserIds.has(hash) && snapshot.packed.equals(packed)) {
       debug('write %s: unchanged, touching instead', shortHash(hash))
       return this.#touch(hash)
@@ -142,7 +152,12 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     }
 
     const started = performance.now()
-    await this.#options.repository.touch(hash, new Date(now), new Date(now + this.#options.ttl))
+    await this.#options.repository.touch(
+      hash,
+      new Date(now),
+      new Date(now + this.#options.ttl),
+      this.#options.client?.()
+    )
     if (snapshot) snapshot.updatedAt = now
     debug('touch %s', shortHash(hash))
     this.#options.events.emit('stored_session:touch', () => ({
@@ -246,6 +261,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       packed: decoded.packed,
       updatedAt: row.updatedAt,
       userId: row.userId,
+      hadUserKey: this.#userKeyValue(decoded.values) !== undefined,
     }
     return decoded.values
   }
@@ -266,7 +282,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     let target = this.#initialTarget(hash)
     let toStore = packed
 
-    const first = await this.#attempt(repository, hash, target, toStore)
+    const first = await this.#attempt(repository, hash, target, toStore, values)
     if (first) return first
 
     /**
@@ -310,7 +326,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
             target = { kind: 'replace', version: current.version }
           }
         }
-        const written = await this.#attempt(locked, hash, target, toStore)
+        const written = await this.#attempt(locked, hash, target, toStore, values)
         if (written) return written
       }
       return null
@@ -328,7 +344,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     repository: SessionRepository,
     hash: string,
     target: WriteTarget,
-    toStore: Buffer
+    toStore: Buffer,
+    values: SessionData
   ): Promise<{ created: boolean; bytes: number } | null> {
     const now = this.#options.clock()
     const sealed = this.#options.codec.seal(toStore, hash)
@@ -336,6 +353,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const written = await this.#execute(repository, target, hash, {
       data: sealed,
       userId,
+      meta: this.#options.client?.(),
       now: new Date(now),
       expiresAt: new Date(now + this.#options.ttl),
     })
@@ -349,6 +367,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       packed: toStore,
       updatedAt: now,
       userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
+      hadUserKey: this.#userKeyValue(values) !== undefined,
     }
     return { created: target.kind !== 'update', bytes: sealed.length }
   }
@@ -373,7 +392,13 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     repository: SessionRepository,
     target: WriteTarget,
     hash: string,
-    row: { data: Buffer; userId: string | null | undefined; now: Date; expiresAt: Date }
+    row: {
+      data: Buffer
+      userId: string | null | undefined
+      meta?: ClientMetadata
+      now: Date
+      expiresAt: Date
+    }
   ): Promise<boolean> {
     switch (target.kind) {
       case 'insert':
@@ -382,6 +407,27 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
         return repository.replace(hash, target.version, { ...row, userId: row.userId ?? null })
       case 'update':
         return repository.update(hash, target.version, row)
+    }
+  }
+
+  #userKeyValue(values: SessionData): string | undefined {
+    const key = this.#options.userKey
+    const value = key ? values[key] : undefined
+    return value === undefined || value === null ? undefined : String(value)
+  }
+
+  /**
+   * Mirrors the signed-in user into `user_id`: set while the session holds
+   * `userKey`, cleared when a request removes it (sign-out). An explicit
+   * `tag()` / `untag()` in this request wins.
+   */
+  #followUserKey(hash: string, values: SessionData, snapshot: Snapshot | null) {
+    if (!this.#options.userKey || this.#pendingUserIds.has(hash)) return
+    const userId = this.#userKeyValue(values)
+    if (userId !== undefined) {
+      if (userId !== snapshot?.userId) this.#pendingUserIds.set(hash, userId)
+    } else if (snapshot?.hadUserKey && snapshot.userId !== null) {
+      this.#pendingUserIds.set(hash, null)
     }
   }
 

@@ -42,6 +42,23 @@ export interface StoredSessionConfig {
   encryption?: string
 
   /**
+   * What the row records about the client, each switchable off for
+   * privacy (then nothing is stored). Both default to true. The IP is
+   * `ctx.request.ip()`, so the app's trusted proxy settings apply; the
+   * user agent is truncated to the column's 512 characters. Recorded on
+   * writes and touches only: a new IP alone never causes a write.
+   */
+  metadata?: { ipAddress?: boolean; userAgent?: boolean }
+
+  /**
+   * Session key whose value is the signed-in user's id: the row's
+   * `user_id` follows it on every write, and is cleared when the key goes
+   * away (sign-out). Defaults to `auth_web`, where @adonisjs/auth's session
+   * guard named `web` keeps it; `false` leaves `user_id` to `session.tag()`.
+   */
+  userKey?: string | false
+
+  /**
    * What a request does when the sessions database fails while reading,
    * writing, touching or tagging its session: `'raise'` (the default)
    * throws `E_SESSION_STORE_UNAVAILABLE` (a 503); `'continue'` serves the
@@ -60,6 +77,29 @@ export type OnErrorPolicy =
   'raise' | 'continue' | ((error: E_SESSION_STORE_UNAVAILABLE) => 'raise' | 'continue')
 
 /**
+ * What a row records about the client; null where switched off.
+ */
+export interface ClientMetadata {
+  ipAddress: string | null
+  userAgent: string | null
+}
+
+/**
+ * One of a user's live sessions, as shown on a "where am I signed in?"
+ * page. `handle` is opaque and safe to send to a browser: it is neither the
+ * session id nor its stored hash, and only revokes for the same user.
+ */
+export interface SessionDevice {
+  handle: string
+  ipAddress: string | null
+  userAgent: string | null
+  createdAt: Date
+  lastActiveAt: Date
+  expiresAt: Date
+  current: boolean
+}
+
+/**
  * A row of the sessions table as the repository returns it, with
  * timestamps in epoch milliseconds.
  */
@@ -68,6 +108,8 @@ export interface StoredSessionRow {
   data: Buffer
   version: number
   userId: string | null
+  ipAddress?: string | null
+  userAgent?: string | null
   createdAt: number
   updatedAt: number
   expiresAt: number
@@ -113,6 +155,15 @@ export interface StoredSessionEvents {
     reason: E_SESSION_STORE_UNAVAILABLE['reason']
     driverCode: string | null
     outcome: 'raised' | 'continued'
+  }
+  /**
+   * Sessions of a user were revoked through `StoredSessions`: one by its
+   * handle, all but the current one, or all.
+   */
+  'stored_session:revoke': {
+    userId: string
+    scope: 'one' | 'others' | 'all'
+    count: number
   }
   /** A trim finished (`sessions:trim` or `trimSessions()`): counts only. */
   'stored_session:trim': { deleted: number; batches: number; dryRun: boolean; duration: number }

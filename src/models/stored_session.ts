@@ -1,7 +1,6 @@
 import { DateTime } from 'luxon'
 import { BaseModel, column } from '@adonisjs/lucid/orm'
 import { toMillis } from '../repository.ts'
-import { DEFAULT_TABLE } from '../define_config.ts'
 
 /**
  * Timestamps come back as Date, epoch milliseconds (SQLite) or strings,
@@ -17,12 +16,14 @@ const timestamp = {
  * A row of the sessions table, for application queries: listing a user's
  * sessions, admin screens, reports. The `data` column is encrypted and
  * bound to the id; read sessions through the store, not through this model.
+ * `storedSession()` points it at the store's table and connection.
  *
  * @example
  * const sessions = await StoredSession.query().where('user_id', user.id)
  */
 export class StoredSession extends BaseModel {
-  static table = DEFAULT_TABLE
+  /** The store's `table` and `connection` are applied by `storedSession()`. */
+  static table = 'stored_sessions'
 
   /** SHA-256 (hex) of the session id; the id itself is never stored. */
   @column({ isPrimary: true })

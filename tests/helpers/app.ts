@@ -181,10 +181,14 @@ export class TestApp {
    * browser holding it would send.
    */
   signedCookie(value: string) {
-    const cipher = this.#cookieEncryption
-      .getMessageVerifier()
-      .sign(value, undefined, 'adonis_session')
-    return `adonis_session=s:${cipher}`
+    return `adonis_session=${this.signCookieValue('adonis_session', value)}`
+  }
+
+  /**
+   * A cookie value signed the way the app's responses sign it.
+   */
+  signCookieValue(name: string, value: string) {
+    return `s:${this.#cookieEncryption.getMessageVerifier().sign(value, undefined, name)}`
   }
 }
 

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto'
+import debug from './debug.ts'
+import { hashSessionId, isValidSessionId } from './session_id.ts'
+import type { StoredSessionContext } from './store_context.ts'
+import type { SessionDevice } from './types.ts'
+
+/**
+ * A handle is derived from the stored hash under its own label: stable for
+ * a session, useless as a cookie or as a database key.
+ */
+function handleOf(hash: string): string {
+  return createHash('sha256')
+    .update(`stored-session:device:${hash}`)
+    .digest('base64url')
+    .slice(0, 22)
+}
+
+/**
+ * A user's sessions as devices: "where am I signed in?", "sign out that
+ * device", "sign out everywhere else". Sessions are linked to their user by
+ * `user_id` (see the `userKey` option and `session.tag()`).
+ *
+ * @example
+ * const devices = await storedSessions.devices(user.id, ctx.session.sessionId)
+ * await storedSessions.revokeOthers(user.id, ctx.session.sessionId)
+ */
+export class StoredSessions {
+  #context: StoredSessionContext
+
+  constructor(context: StoredSessionContext) {
+    this.#context = context
+  }
+
+  /**
+   * Live sessions of a user, oldest first; `current` marks the one whose
+   * id is `currentSessionId` (pass `ctx.session.sessionId`).
+   */
+  async devices(userId: string | number, currentSessionId?: string): Promise<SessionDevice[]> {
+    const currentHash = this.#hashOf(currentSessionId)
+    const now = this.#context.clock()
+    const rows = await this.#context
+      .repository()
+      .findByUser(String(userId), new Date(now), new Date(now - this.#context.config.maxLifetime))
+
+    return rows.map((row) => ({
+      handle: handleOf(row.id),
+      ipAddress: row.ipAddress ?? null,
+      userAgent: row.userAgent ?? null,
+      createdAt: new Date(row.createdAt),
+      lastActiveAt: new Date(row.updatedAt),
+      expiresAt: new Date(row.expiresAt),
+      current: row.id === currentHash,
+    }))
+  }
+
+  /**
+   * Revokes the session behind a handle from `devices()`, only if it
+   * belongs to `userId`. Returns whether a session was revoked.
+   */
+  async revoke(userId: string | number, handle: string): Promise<boolean> {
+    const user = String(userId)
+    const repository = this.#context.repository()
+    // expired sessions too: revoking one the user still sees listed must work
+    const rows = await repository.findByUser(user, new Date(0), new Date(0))
+    const row = rows.find((candidate) => handleOf(candidate.id) === handle)
+    const revoked = row ? await repository.deleteForUser(row.id, user) : false
+
+    debug('revoke one session of a user: %s', revoked ? 'revoked' : 'no such session')
+    this.#emit(user, 'one', revoked ? 1 : 0)
+    return revoked
+  }
+
+  /**
+   * Revokes every session of a user but the current one: "sign out other
+   * devices", e.g. after a password change.
+   */
+  async revokeOthers(userId: string | number, currentSessionId: string): Promise<number> {
+    const currentHash = this.#hashOf(currentSessionId)
+    const user = String(userId)
+    const count = await this.#context.repository().deleteAllForUser(user, currentHash ?? undefined)
+    this.#emit(user, 'others', count)
+    return count
+  }
+
+  /**
+   * Revokes every session of a user, the current one included.
+   */
+  async revokeAll(userId: string | number): Promise<number> {
+    const user = String(userId)
+    const count = await this.#context.repository().deleteAllForUser(user)
+    this.#emit(user, 'all', count)
+    return count
+  }
+
+  /**
+   * How many live sessions a user has.
+   */
+  async count(userId: string | number): Promise<number> {
+    const devices = await this.devices(userId)
+    return devices.length
+  }
+
+  #hashOf(sessionId: string | undefined): string | null {
+    return sessionId && isValidSessionId(sessionId) ? hashSessionId(sessionId) : null
+  }
+
+  #emit(userId: string, scope: 'one' | 'others' | 'all', count: number) {
+    this.#context.events.emit('stored_session:revoke', () => ({ userId, scope, count }))
+  }
+}

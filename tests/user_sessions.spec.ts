@@ -1,0 +1,266 @@
+import { test } from '@japa/runner'
+import { enabledDialects } from './helpers/dialects.ts'
+import { createTestApp, MINUTE } from './helpers/app.ts'
+import { contextOf } from '../src/store_context.ts'
+import { StoredSessions } from '../src/user_sessions.ts'
+import { StoredSessionTesting } from '../src/testing.ts'
+import { hashSessionId } from '../src/session_id.ts'
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>
+
+function servicesOf(t: TestApp) {
+  const context = contextOf(t.app.sessionConfig.stores.stored)!
+  return {
+    sessions: new StoredSessions(context),
+    testing: new StoredSessionTesting(context, {
+      age: t.app.sessionConfig.age,
+      cookieName: 'adonis_session',
+      signCookie: (name, value) => t.app.signCookieValue(name, value),
+    }),
+  }
+}
+
+/**
+ * The routes of a small app with @adonisjs/auth-style sign-in: the user id
+ * under `auth_web`, a regenerate on sign-in.
+ */
+function authRoutes(t: TestApp) {
+  t.app.handler = async (ctx) => {
+    const [path, query] = ctx.request.url(true).split('?')
+    const params = new URLSearchParams(query)
+    if (path === '/login') {
+      ctx.session.put('auth_web', params.get('user') ?? '')
+      ctx.session.regenerate()
+    } else if (path === '/logout') {
+      ctx.session.forget('auth_web')
+    } else if (path === '/visit') {
+      ctx.session.increment('visits')
+    } else if (path === '/devices') {
+      return servicesOf(t).sessions.devices(ctx.session.get('auth_web'), ctx.session.sessionId)
+    } else if (path === '/sign-out-others') {
+      return {
+        revoked: await servicesOf(t).sessions.revokeOthers(
+          ctx.session.get('auth_web'),
+          ctx.session.sessionId
+        ),
+      }
+    }
+    return { user: ctx.session.get('auth_web') ?? null, id: ctx.session.sessionId }
+  }
+}
+
+for (const dialect of enabledDialects()) {
+  test.group(`users and devices [${dialect.name}]`, () => {
+    test('rows record the client IP and user agent', async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      await t.app.client().get('/visit', { 'user-agent': 'Firefox/130' })
+      const [row] = await t.db.from(t.table).select('ip_address', 'user_agent')
+      assert.equal(row.user_agent, 'Firefox/130')
+      assert.equal(row.ip_address, '127.0.0.1')
+    })
+
+    test('a long user agent is truncated to the column', async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      await t.app.client().get('/visit', { 'user-agent': 'A'.repeat(2000) })
+      const [row] = await t.db.from(t.table).select('user_agent')
+      assert.equal(row.user_agent, 'A'.repeat(512))
+    })
+
+    test('metadata switched off stores nothing', async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect, {
+        config: { metadata: { ipAddress: false, userAgent: false } },
+      })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const client = t.app.client()
+      await client.get('/visit', { 'user-agent': 'Firefox/130' })
+      t.clock.advance(60 * MINUTE)
+      await client.get('/visit', { 'user-agent': 'Firefox/130' })
+      const [row] = await t.db.from(t.table).select('ip_address', 'user_agent')
+      assert.isNull(row.ip_address)
+      assert.isNull(row.user_agent)
+    })
+
+    test('a new user agent alone causes no write; the next touch records it', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { touchInterval: '10 minutes' } })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const client = t.app.client()
+      await client.get('/visit', { 'user-agent': 'Old/1' })
+      const statements: string[] = []
+      t.db
+        .connection()
+        .getWriteClient()
+        .on('query', (query: any) => void statements.push(query.sql))
+      await client.get('/read', { 'user-agent': 'New/2' })
+      const issued = [...statements]
+      const [before] = await t.db.from(t.table).select('user_agent')
+
+      t.clock.advance(11 * MINUTE)
+      await client.get('/read', { 'user-agent': 'New/2' })
+      const [after] = await t.db.from(t.table).select('user_agent')
+
+      assert.lengthOf(issued, 1)
+      assert.equal(before.user_agent, 'Old/1')
+      assert.equal(after.user_agent, 'New/2')
+    })
+
+    test('user_id follows the auth key through sign-in (regenerate) and sign-out', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const client = t.app.client()
+      const anonymous = await client.get('/visit')
+      const login = await client.get('/login?user=42')
+      const rowsAfterLogin = await t.db.from(t.table).select('id', 'user_id')
+      await client.get('/logout')
+      const rowsAfterLogout = await t.db.from(t.table).select('id', 'user_id')
+
+      assert.notEqual(login.body.id, anonymous.body.id)
+      assert.deepEqual(rowsAfterLogin, [{ id: hashSessionId(login.body.id), user_id: '42' }])
+      assert.deepEqual(rowsAfterLogout, [{ id: hashSessionId(login.body.id), user_id: null }])
+    })
+
+    test('userKey: false leaves user_id to session.tag()', async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect, { config: { userKey: false } })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      await t.app.client().get('/login?user=42')
+      const [row] = await t.db.from(t.table).select('user_id')
+      assert.isNull(row.user_id)
+    })
+
+    test("devices lists a user's live sessions and marks the current one", async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const laptop = t.app.client()
+      const phone = t.app.client()
+      const other = t.app.client()
+      const laptopLogin = await laptop.get('/login?user=1', { 'user-agent': 'Laptop' })
+      await phone.get('/login?user=1', { 'user-agent': 'Phone' })
+      await other.get('/login?user=2', { 'user-agent': 'Other' })
+
+      const response = await laptop.get('/devices', { 'user-agent': 'Laptop' })
+      const devices = response.body as any[]
+      assert.lengthOf(devices, 2)
+      assert.sameMembers(
+        devices.map((device) => device.userAgent),
+        ['Laptop', 'Phone']
+      )
+      assert.deepEqual(
+        devices.filter((device) => device.current).map((device) => device.userAgent),
+        ['Laptop']
+      )
+      const serialized = JSON.stringify(devices)
+      assert.notInclude(serialized, laptopLogin.body.id)
+      assert.notInclude(serialized, hashSessionId(laptopLogin.body.id))
+      assert.notInclude(serialized, hashSessionId(laptopLogin.body.id).slice(0, 16))
+      for (const device of devices) {
+        assert.match(device.handle, /^[A-Za-z0-9_-]{22}$/)
+        assert.equal(device.ipAddress, '127.0.0.1')
+      }
+    })
+
+    test('revoking a device by handle signs that browser out', async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const revoked: unknown[] = []
+      t.emitter.on('stored_session:revoke', (event) => void revoked.push(event))
+      const laptop = t.app.client()
+      const phone = t.app.client()
+      await laptop.get('/login?user=1', { 'user-agent': 'Laptop' })
+      await phone.get('/login?user=1', { 'user-agent': 'Phone' })
+      const devices = await sessions.devices(1)
+      const phoneHandle = devices.find((device) => device.userAgent === 'Phone')!.handle
+
+      assert.isTrue(await sessions.revoke(1, phoneHandle))
+      const phoneAfter = await phone.get('/read')
+      const laptopAfter = await laptop.get('/read')
+      assert.deepEqual(phoneAfter.body.user, null)
+      assert.deepEqual(laptopAfter.body.user, '1')
+      assert.deepEqual(revoked, [{ userId: '1', scope: 'one', count: 1 }])
+    })
+
+    test("a handle of another user's session is refused", async ({ assert, cleanup }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const victim = t.app.client()
+      await victim.get('/login?user=1')
+      await t.app.client().get('/login?user=2')
+      const [victimDevice] = await sessions.devices(1)
+
+      assert.isFalse(await sessions.revoke(2, victimDevice.handle))
+      assert.isFalse(await sessions.revoke(1, 'not-a-handle'))
+      const victimAfter = await victim.get('/read')
+      assert.equal(victimAfter.body.user, '1')
+      assert.equal(await sessions.count(1), 1)
+    })
+
+    test('sign out other devices keeps the current one; revokeAll ends them all', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const clients = [t.app.client(), t.app.client(), t.app.client()]
+      for (const client of clients) await client.get('/login?user=5')
+      await t.app.client().get('/login?user=6')
+
+      const response = await clients[0].get('/sign-out-others')
+      const after = await Promise.all(clients.map((client) => client.get('/read')))
+      assert.deepEqual(response.body, { revoked: 2 })
+      assert.deepEqual(
+        after.map((r) => r.body.user),
+        ['5', null, null]
+      )
+
+      assert.equal(await sessions.revokeAll(5), 1)
+      const current = await clients[0].get('/read')
+      assert.isNull(current.body.user)
+      assert.equal(await sessions.count(6), 1)
+    })
+
+    test("test helpers create a signed-in session and assert on a user's sessions", async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { testing } = servicesOf(t)
+      const session = await testing.signIn(9, { values: { locale: 'fr' } })
+      t.app.handler = (ctx) => ({
+        user: ctx.session.get('auth_web'),
+        locale: ctx.session.get('locale'),
+      })
+      const response = await t.app.client().get('/', { cookie: session.cookieHeader })
+
+      assert.deepEqual(response.body, { user: 9, locale: 'fr' })
+      await testing.assertLiveSessions(9, 1)
+      await assert.rejects(
+        () => testing.assertLiveSessions(9, 2),
+        /Expected user "9" to have 2 live sessions, found 1/
+      )
+    })
+  })
+}
