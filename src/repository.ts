@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
+import { quoteSqliteTable, sqliteGet } from './sqlite_statements.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -28,7 +29,11 @@ export class SessionRepository {
    * and MySQL lock the row until the transaction ends.
    */
   async find(hash: string, forUpdate = false): Promise<StoredSessionRow | null> {
-    const lock = forUpdate && this.dialect !== 'sqlite' ? ' for update' : ''
+    if (this.dialect === 'sqlite') {
+      const row = await sqliteGet(this.#knex, sqliteFindSql(this.#table), [hash])
+      return row ? toRow(row) : null
+    }
+    const lock = forUpdate ? ' for update' : ''
     const rows = this.#rows(
       await this.#knex.raw(
         `select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?${lock}`,
@@ -205,16 +210,15 @@ export class SessionRepository {
   }
 
   /**
-   * Deletes every session of `userId`, but the one stored under `exceptHash`.
+   * Deletes every session of `userId` but the one stored under `keepHash`
+   * (none kept when it is null).
    */
-  async deleteAllForUser(userId: string, exceptHash?: string): Promise<number> {
-    const result = exceptHash
-      ? await this.#knex.raw('delete from ?? where user_id = ? and id <> ?', [
-          this.#table,
-          userId,
-          exceptHash,
-        ])
-      : await this.#knex.raw('delete from ?? where user_id = ?', [this.#table, userId])
+  async deleteOthersForUser(userId: string, keepHash: string | null): Promise<number> {
+    const result = await this.#knex.raw('delete from ?? where user_id = ? and id <> ?', [
+      this.#table,
+      userId,
+      keepHash ?? '',
+    ])
     return this.#affected(result)
   }
 
@@ -239,6 +243,20 @@ export class SessionRepository {
         return result?.changes ?? 0
     }
   }
+}
+
+/**
+ * The read every request makes, as SQLite runs it from a prepared
+ * statement (see sqlite_statements.ts); built once per table.
+ */
+const sqliteFindStatements = new Map<string, string>()
+function sqliteFindSql(table: string): string {
+  let sql = sqliteFindStatements.get(table)
+  if (!sql) {
+    sql = `select id, data, version, user_id, created_at, updated_at, expires_at from ${quoteSqliteTable(table)} where id = ?`
+    sqliteFindStatements.set(table, sql)
+  }
+  return sql
 }
 
 export function dialectOf(knex: Knex): Dialect {

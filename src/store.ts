@@ -79,6 +79,12 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   /** A row this request found expired or unreadable, taken over on write. */
   #stale: { hash: string; version: number } | null = null
 
+  /**
+   * A session this request looked up and found no row for: destroying it
+   * (the framework does so for every empty session) needs no statement.
+   */
+  #absent: string | null = null
+
   /** Tags set before the session has a row; applied when it is inserted. */
   #pendingUserIds = new Map<string, string | null>()
 
@@ -99,6 +105,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const started = performance.now()
     const row = await this.#options.repository.find(hash)
     const values = row ? this.#remember(row) : null
+    this.#absent = row ? null : hash
 
     debug('read %s: %s', shortHash(hash), values ? 'found' : row ? 'unusable' : 'absent')
     this.#options.events.emit('stored_session:read', () => ({
@@ -177,6 +184,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     if (this.#snapshot?.hash === hash) this.#snapshot = null
     if (this.#stale?.hash === hash) this.#stale = null
     this.#pendingUserIds.delete(hash)
+    if (this.#absent === hash) {
+      debug('destroy %s: no row to delete', shortHash(hash))
+      return
+    }
     await this.#options.repository.delete(hash)
     debug('destroy %s', shortHash(hash))
     this.#options.events.emit('stored_session:destroy', () => ({
@@ -361,6 +372,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
 
     this.#pendingUserIds.delete(hash)
     this.#stale = null
+    if (this.#absent === hash) this.#absent = null
     this.#snapshot = {
       hash,
       version: target.kind === 'insert' ? 0 : target.version + 1,

@@ -3,6 +3,7 @@ import debug from './debug.ts'
 import { hashSessionId, isValidSessionId } from './session_id.ts'
 import type { StoredSessionContext } from './store_context.ts'
 import type { SessionDevice } from './types.ts'
+import { revokeUserSessions } from './maintenance/revoke.ts'
 
 /**
  * A handle is derived from the stored hash under its own label: stable for
@@ -77,7 +78,7 @@ export class StoredSessions {
   async revokeOthers(userId: string | number, currentSessionId: string): Promise<number> {
     const currentHash = this.#hashOf(currentSessionId)
     const user = String(userId)
-    const count = await this.#context.repository().deleteAllForUser(user, currentHash ?? undefined)
+    const count = await this.#context.repository().deleteOthersForUser(user, currentHash)
     this.#emit(user, 'others', count)
     return count
   }
@@ -86,10 +87,8 @@ export class StoredSessions {
    * Revokes every session of a user, the current one included.
    */
   async revokeAll(userId: string | number): Promise<number> {
-    const user = String(userId)
-    const count = await this.#context.repository().deleteAllForUser(user)
-    this.#emit(user, 'all', count)
-    return count
+    const { deleted } = await revokeUserSessions(this.#context, userId)
+    return deleted
   }
 
   /**

@@ -74,14 +74,14 @@ for (const dialect of enabledDialects()) {
       assert.equal(await rowCount(), 0)
     })
 
-    test('well-formed unknown ids cost one lookup (and the empty-session delete), never a write', async ({
+    test('well-formed unknown ids cost one lookup each, never a write or a delete', async ({
       assert,
     }) => {
       const cookies = sample(unknownIds, FLOOD).map((id) => t.app.signedCookie(id))
       assert.deepEqual(await flood(cookies), [200])
       const kinds = new Set(statements.map((sql) => sql.trim().split(/\s/)[0].toLowerCase()))
-      assert.deepEqual([...kinds].sort(), ['delete', 'select'])
-      assert.isAtMost(statements.length, 2 * FLOOD)
+      assert.deepEqual([...kinds], ['select'])
+      assert.lengthOf(statements, FLOOD)
       assert.equal(await rowCount(), 0)
     })
 

@@ -188,6 +188,27 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(queries, [])
     })
 
+    test('an unknown session id costs one SELECT and writes nothing', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      t.app.handler = (ctx) => ({ empty: ctx.session.isEmpty })
+      const queries: string[] = []
+      t.db
+        .connection()
+        .getWriteClient()
+        .on('query', (query: any) => void queries.push(query.sql))
+
+      const response = await t.app
+        .client()
+        .get('/', { cookie: t.app.signedCookie('0b0c7c36-8d54-4e0c-9c61-7a8f3c1a2d11') })
+      assert.deepEqual(response.body, { empty: true })
+      assert.lengthOf(queries, 1)
+      assert.match(queries[0], /^select/i)
+    })
+
     test('a stored hash sent as a cookie never addresses its row', async ({ assert, cleanup }) => {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())

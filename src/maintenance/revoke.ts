@@ -25,7 +25,14 @@ export async function revokeUserSessions(
   userId: string | number,
   options: RevokeOptions = {}
 ): Promise<RevokeSummary> {
-  return revoke(context, FILTERS.user(String(userId)), options)
+  const user = String(userId)
+  const summary = await revoke(context, FILTERS.user(user), options)
+  context.events.emit('stored_session:revoke', () => ({
+    userId: user,
+    scope: 'all' as const,
+    count: summary.deleted,
+  }))
+  return summary
 }
 
 /**
