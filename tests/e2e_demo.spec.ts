@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from '@japa/runner'
 import { ace, Browser, freePort, sessionIdOf, startServer } from './helpers/e2e_app.ts'
@@ -29,6 +29,8 @@ test.group('demo app [sqlite]', (group) => {
       SESSION_DRIVER: 'stored',
       DEMO_DATABASE: database,
     }
+    // tmp/ is not in git: a fresh clone has no such folder yet
+    await mkdir(dirname(database), { recursive: true })
     await ace(DEMO, env, ['migration:run', '--force'])
     return async () => {
       for (const suffix of ['', '-wal', '-shm']) await rm(database + suffix, { force: true })
