@@ -22,6 +22,12 @@ export interface RouteResult {
   p50: number
   p99: number
   failed: number
+  /**
+   * Server CPU time (user + system) per request, in microseconds: what the
+   * store costs the app, and far less sensitive to other load on the
+   * machine than throughput.
+   */
+  cpuPerRequest: number
 }
 
 export interface HttpResult {
@@ -121,6 +127,7 @@ async function load(
   duration: number
 ): Promise<RouteResult> {
   let next = 0
+  const cpuBefore = await serverCpu(url)
   const result = await autocannon({
     url,
     connections: options.connections,
@@ -136,12 +143,20 @@ async function load(
       },
     ],
   })
+  const cpuAfter = await serverCpu(url)
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
+    cpuPerRequest: (cpuAfter - cpuBefore) / Math.max(result.requests.total, 1),
   }
+}
+
+async function serverCpu(url: string): Promise<number> {
+  const response = await fetch(`${url}/stats`)
+  const stats = (await response.json()) as { cpuMicros: number }
+  return stats.cpuMicros
 }
 
 /**

@@ -84,8 +84,8 @@ function httpTable(results: HttpResult[]) {
     return base ? `${fixed(result[route].rps / base[route].rps, 2)}x` : '-'
   }
   const lines = [
-    '| store | database | read-only req/s | p50 / p99 ms | vs database store | read+write req/s | p50 / p99 ms | vs database store |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| store | database | read-only req/s | p50 / p99 ms | CPU µs/req | vs database store | read+write req/s | p50 / p99 ms | CPU µs/req | vs database store |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const result of results) {
     const cells = [result.case.label, where(result)]
@@ -94,6 +94,7 @@ function httpTable(results: HttpResult[]) {
       cells.push(
         `${fixed(r.rps)}${r.failed ? ` (${r.failed} failed)` : ''}`,
         `${r.p50} / ${r.p99}`,
+        fixed(r.cpuPerRequest),
         ratio(result, route)
       )
     }
@@ -101,7 +102,7 @@ function httpTable(results: HttpResult[]) {
   }
   lines.push(
     '',
-    'Ratios compare with the `database` store on the same database; the redis, cookie and memory rows with the `database` store on PostgreSQL.'
+    'Ratios are of requests/s, against the `database` store on the same database (the redis, cookie and memory rows: against the `database` store on PostgreSQL). CPU µs/req is the server process only (not the database server).'
   )
   return lines.join('\n')
 }
@@ -167,7 +168,12 @@ console.log(`# stored-session benchmark\n\n${machine}\n`)
 function median(samples: RouteResult[]): RouteResult {
   const sorted = [...samples].sort((a, b) => a.rps - b.rps)
   const middle = sorted[Math.floor(sorted.length / 2)]
-  return { ...middle, failed: samples.reduce((sum, sample) => sum + sample.failed, 0) }
+  const cpu = samples.map((sample) => sample.cpuPerRequest).sort((a, b) => a - b)
+  return {
+    ...middle,
+    cpuPerRequest: cpu[Math.floor(cpu.length / 2)],
+    failed: samples.reduce((sum, sample) => sum + sample.failed, 0),
+  }
 }
 
 const results: HttpResult[] = []
