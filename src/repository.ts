@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
-import { quoteSqliteTable, sqliteGet } from './sqlite_statements.ts'
+import { quoteSqliteTable, sqliteGet, sqliteRun } from './sqlite_statements.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -117,7 +117,7 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, changes.meta)
     bindings.push(hash, version)
     const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
-    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
+    return this.#affected(await this.#hotWrite(sql, bindings)) > 0
   }
 
   /**
@@ -161,7 +161,18 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, meta)
     bindings.push(hash)
     const sql = `update ?? set ${sets.join(', ')} where id = ?`
-    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
+    return this.#affected(await this.#hotWrite(sql, bindings)) > 0
+  }
+
+  /**
+   * Runs one of the UPDATEs a request makes (write, touch); the table is
+   * the first binding (`??`). On SQLite it runs from a prepared statement,
+   * like the read (see sqlite_statements.ts).
+   */
+  #hotWrite(sql: string, bindings: Knex.RawBinding[]): Promise<unknown> {
+    if (this.dialect !== 'sqlite') return this.#knex.raw(sql, bindings)
+    const [, ...values] = bindings
+    return sqliteRun(this.#knex, sql.replace('??', quoteSqliteTable(this.#table)), values)
   }
 
   #setMetadata(sets: string[], bindings: Knex.RawBinding[], meta: ClientMetadata | undefined) {

@@ -10,20 +10,44 @@ import type { Knex } from 'knex'
  * holds it is waited for as with any knex query, and knex `query`
  * listeners hear of the statement as knex would tell them.
  */
-const statements = new WeakMap<object, Map<string, { get(...bindings: unknown[]): unknown }>>()
+interface Statement {
+  get(...bindings: unknown[]): unknown
+  run(...bindings: unknown[]): { changes: number }
+}
+const statements = new WeakMap<object, Map<string, Statement>>()
 
-export async function sqliteGet(
+/**
+ * One row (or undefined) of a SELECT.
+ */
+export function sqliteGet(
   knex: Knex,
   sql: string,
   bindings: unknown[]
 ): Promise<Record<string, unknown> | undefined> {
+  return withStatement(knex, sql, bindings, (statement, values) => statement.get(...values) as any)
+}
+
+/**
+ * An UPDATE / INSERT / DELETE; resolves to better-sqlite3's run result
+ * (`changes`), the shape knex's raw() resolves to on SQLite.
+ */
+export function sqliteRun(knex: Knex, sql: string, bindings: unknown[]) {
+  return withStatement(knex, sql, bindings, (statement, values) => statement.run(...values))
+}
+
+async function withStatement<Result>(
+  knex: Knex,
+  sql: string,
+  bindings: unknown[],
+  execute: (statement: Statement, values: unknown[]) => Result
+): Promise<Result> {
   const client = knex.client as any
   const connection = await client.acquireConnection()
   try {
     let prepared = statements.get(connection)
     if (!prepared) statements.set(connection, (prepared = new Map()))
     let statement = prepared.get(sql)
-    if (!statement) prepared.set(sql, (statement = connection.prepare(sql)))
+    if (!statement) prepared.set(sql, (statement = connection.prepare(sql) as Statement))
     client.emit('query', {
       __knexUid: connection.__knexUid,
       method: 'raw',
@@ -31,10 +55,20 @@ export async function sqliteGet(
       bindings,
       options: {},
     })
-    return statement!.get(...bindings) as Record<string, unknown> | undefined
+    return execute(statement, bindings.map(toSqliteValue))
   } finally {
     await client.releaseConnection(connection)
   }
+}
+
+/**
+ * Bindings as knex's better-sqlite3 client converts them: Dates as epoch
+ * milliseconds, booleans as 0 / 1.
+ */
+function toSqliteValue(value: unknown): unknown {
+  if (value instanceof Date) return value.valueOf()
+  if (typeof value === 'boolean') return Number(value)
+  return value
 }
 
 /**
