@@ -211,7 +211,8 @@ function clientMetadata(
   allowed: ResolvedStoredSessionConfig['metadata']
 ): ClientMetadata {
   return {
-    ipAddress: allowed.ipAddress ? ctx.request.ip() : null,
+    // a socket that already closed has no remote address
+    ipAddress: allowed.ipAddress ? (ctx.request.ip() ?? null) : null,
     userAgent: allowed.userAgent
       ? (ctx.request.header('user-agent')?.slice(0, USER_AGENT_LENGTH) ?? null)
       : null,

@@ -63,6 +63,7 @@ export class SessionRepository {
   async insert(row: {
     id: string
     data: Buffer
+    version: number
     userId: string | null
     meta?: ClientMetadata
     now: Date
@@ -73,11 +74,12 @@ export class SessionRepository {
     const skipDuplicate = this.dialect === 'pg' ? ' on conflict (id) do nothing' : ''
     try {
       const result = await this.#knex.raw(
-        `insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, 0, ?, ?, ?, ?, ?, ?)${skipDuplicate}`,
+        `insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)${skipDuplicate}`,
         [
           this.#table,
           row.id,
           row.data,
+          row.version,
           row.userId,
           row.meta?.ipAddress ?? null,
           row.meta?.userAgent ?? null,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import type {
   SessionData,
   SessionStoreWithTaggingContract,
@@ -65,7 +66,20 @@ interface Snapshot {
 }
 
 type WriteTarget =
-  { kind: 'insert' } | { kind: 'update'; version: number } | { kind: 'replace'; version: number }
+  | { kind: 'insert'; version: number }
+  | { kind: 'update'; version: number }
+  | { kind: 'replace'; version: number }
+
+/**
+ * A new row starts at a random version rather than 0: a request still
+ * holding the version of an earlier row under the same id (destroyed by a
+ * sign-out, then created again) must not find it equal and overwrite the
+ * new session. Versions grow by one per write; 2^30 leaves room for that in
+ * a 32-bit column. 0 stays free for rows `sessions:import` copied.
+ */
+function initialVersion(): number {
+  return randomInt(1, 2 ** 30)
+}
 
 /**
  * The `stored` session store: thin glue between @adonisjs/session's store
@@ -320,7 +334,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
             this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
             return { created: false, bytes: 0 }
           }
-          target = { kind: 'insert' }
+          target = { kind: 'insert', version: initialVersion() }
         } else {
           const theirs = this.#decode(current)
           if (theirs) {
@@ -375,7 +389,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     if (this.#absent === hash) this.#absent = null
     this.#snapshot = {
       hash,
-      version: target.kind === 'insert' ? 0 : target.version + 1,
+      version: target.kind === 'insert' ? target.version : target.version + 1,
       packed: toStore,
       updatedAt: now,
       userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
@@ -388,7 +402,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const snapshot = this.#snapshotOf(hash)
     if (snapshot) return { kind: 'update', version: snapshot.version }
     if (this.#stale?.hash === hash) return { kind: 'replace', version: this.#stale.version }
-    return { kind: 'insert' }
+    return { kind: 'insert', version: initialVersion() }
   }
 
   /**
@@ -414,7 +428,12 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   ): Promise<boolean> {
     switch (target.kind) {
       case 'insert':
-        return repository.insert({ id: hash, ...row, userId: row.userId ?? null })
+        return repository.insert({
+          id: hash,
+          ...row,
+          version: target.version,
+          userId: row.userId ?? null,
+        })
       case 'replace':
         return repository.replace(hash, target.version, { ...row, userId: row.userId ?? null })
       case 'update':

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { APP_KEYS, createTestApp, makeEncryptor } from './helpers/app.ts'
@@ -207,6 +208,32 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(response.body, { empty: true })
       assert.lengthOf(queries, 1)
       assert.match(queries[0], /^select/i)
+    })
+
+    test('a request that read a destroyed session cannot overwrite its successor', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      const factory = t.app.sessionConfig.stores.stored
+      const ctx = { request: { ip: () => '127.0.0.1', header: () => undefined } } as any
+      const store = () => factory(ctx, t.app.sessionConfig)
+      const id = randomUUID()
+
+      await store().write(id, { auth_web: 1, cart: 'old' })
+      const slow = store()
+      await slow.read(id)
+      const signOut = store()
+      await signOut.read(id)
+      await signOut.destroy(id)
+      const next = store()
+      assert.isNull(await next.read(id))
+      await next.write(id, { theme: 'dark' })
+
+      await slow.write(id, { auth_web: 1, cart: 'old', seen: true })
+      const current = await store().read(id)
+      assert.deepEqual(current, { theme: 'dark', seen: true })
     })
 
     test('a stored hash sent as a cookie never addresses its row', async ({ assert, cleanup }) => {

@@ -136,6 +136,9 @@ async function copy(
   const inserted = await context.repository().insert({
     id: session.hash,
     data,
+    // 0 marks a row this store copied and has not written since: the store
+    // itself starts new rows at a random non-zero version
+    version: 0,
     userId: session.userId,
     now: new Date(session.now),
     expiresAt: new Date(session.expiresAt),
