@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises'
 import { assert } from '@japa/assert'
 import { fileSystem } from '@japa/file-system'
 import { configure, processCLIArgs, run } from '@japa/runner'
@@ -27,6 +28,9 @@ for (const dialect of ALL_DIALECTS) {
 }
 process.env.STORED_SESSION_DIALECTS = enabled.join(',')
 console.log(`[stored-session] dialects under test: ${enabled.join(', ')}`)
+
+// the tests' scratch folder (databases, migrations they render), not in git
+await mkdir(new URL('../tmp/', import.meta.url), { recursive: true })
 
 processCLIArgs(process.argv.splice(2))
 configure({
