@@ -235,26 +235,12 @@ export class SessionRepository {
     return this.#affected(result)
   }
 
-  #rows(result: any): Record<string, unknown>[] {
-    switch (this.dialect) {
-      case 'pg':
-        return result.rows
-      case 'mysql':
-        return result[0]
-      case 'sqlite':
-        return result
-    }
+  #rows(result: unknown): Record<string, unknown>[] {
+    return rowsOf(this.dialect, result)
   }
 
-  #affected(result: any): number {
-    switch (this.dialect) {
-      case 'pg':
-        return result.rowCount ?? 0
-      case 'mysql':
-        return result[0]?.affectedRows ?? 0
-      case 'sqlite':
-        return result?.changes ?? 0
-    }
+  #affected(result: unknown): number {
+    return affectedRowsOf(this.dialect, result)
   }
 }
 
@@ -270,6 +256,34 @@ function sqliteFindSql(table: string): string {
     sqliteFindStatements.set(table, sql)
   }
   return sql
+}
+
+/**
+ * The rows of a `knex.raw()` select: each driver shapes its result its own way.
+ */
+export function rowsOf(dialect: Dialect, result: any): Record<string, unknown>[] {
+  switch (dialect) {
+    case 'pg':
+      return result.rows
+    case 'mysql':
+      return result[0]
+    case 'sqlite':
+      return result
+  }
+}
+
+/**
+ * How many rows a `knex.raw()` insert, update or delete changed.
+ */
+export function affectedRowsOf(dialect: Dialect, result: any): number {
+  switch (dialect) {
+    case 'pg':
+      return result.rowCount ?? 0
+    case 'mysql':
+      return result[0]?.affectedRows ?? 0
+    case 'sqlite':
+      return result?.changes ?? 0
+  }
 }
 
 export function dialectOf(knex: Knex): Dialect {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { dialectOf, toMillis } from '../repository.ts'
+import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 
 type Dialect = ReturnType<typeof dialectOf>
@@ -319,26 +319,12 @@ export class MaintenanceQueries {
     }
   }
 
-  #rows(result: any): Record<string, unknown>[] {
-    switch (this.dialect) {
-      case 'pg':
-        return result.rows
-      case 'mysql':
-        return result[0]
-      case 'sqlite':
-        return result
-    }
+  #rows(result: unknown): Record<string, unknown>[] {
+    return rowsOf(this.dialect, result)
   }
 
-  #affected(result: any): number {
-    switch (this.dialect) {
-      case 'pg':
-        return result.rowCount ?? 0
-      case 'mysql':
-        return result[0]?.affectedRows ?? 0
-      case 'sqlite':
-        return result?.changes ?? 0
-    }
+  #affected(result: unknown): number {
+    return affectedRowsOf(this.dialect, result)
   }
 }
 
