@@ -32,6 +32,7 @@ for (const dialect of enabledDialects()) {
     let db: Awaited<ReturnType<typeof createDatabase>>
     let server: Awaited<ReturnType<typeof startServer>>
     let configureOutput: string
+    let runAce: (args: string[]) => Promise<string>
 
     group.setup(async () => {
       const app = await copyFreshApp()
@@ -47,6 +48,7 @@ for (const dialect of enabledDialects()) {
       await ace(app.root, env, ['migration:run'])
       server = await startServer(app.root, env)
       browser = () => new Browser(env.APP_URL)
+      runAce = (args) => ace(app.root, env, args)
 
       return async () => {
         await server.stop()
@@ -183,6 +185,25 @@ for (const dialect of enabledDialects()) {
       }
       assert.notInclude(server.output(), id)
       assert.notInclude(server.output(), marker)
+    })
+
+    test('the sessions:* commands registered by configure work in the app', async ({ assert }) => {
+      const client = browser()
+      await client.post('/sign-in')
+      const id = sessionIdOf(client.cookies.get(COOKIE))!
+
+      const stats = JSON.parse(await runAce(['sessions:stats', '--json']))
+      assert.isAtLeast(stats.total, 1)
+      assert.isAtLeast(stats.live, 1)
+      const trim = JSON.parse(await runAce(['sessions:trim', '--dry-run', '--json']))
+      assert.equal(trim.deleted, 0)
+
+      const revoke = await runAce(['sessions:revoke', '--all', '--force'])
+      const { body } = await client.get('/me')
+      assert.notInclude(revoke, id)
+      const [{ total }] = await db.client(TABLE).count('* as total')
+      assert.equal(Number(total), 0)
+      assert.deepEqual(body, { userId: null, notice: null, visits: 0 })
     })
   })
 }
