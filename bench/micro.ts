@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import mysql from 'mysql2/promise'
 import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
-import { makeEncryptor, setupDatabase } from '../tests/helpers/app.ts'
+import { makeKeyring, setupDatabase } from '../tests/helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
@@ -105,7 +105,7 @@ export async function runMicroBenchmark(): Promise<string> {
       const factory = createStoredSessionFactory(resolveConfig({ table }), {
         db,
         emitter,
-        encryptor: makeEncryptor(),
+        keyring: makeKeyring(),
       })
       const sessionConfig = { age: '2 hours' } as any
       const ids = Array.from({ length: SESSIONS }, () => randomUUID())

@@ -18,7 +18,7 @@ import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
 import {
   FakeClock,
   TestApp,
-  makeEncryptor,
+  makeKeyring,
   setupDatabase,
   type CookieClient,
 } from '../tests/helpers/app.ts'
@@ -67,7 +67,7 @@ async function runTrimChild(on: Dialect, table: string) {
   )
   const factory = createStoredSessionFactory(resolveConfig({ table }), {
     db,
-    encryptor: makeEncryptor(),
+    keyring: makeKeyring(),
     emitter: null,
   })
   const summary = await trimSessions(contextOf(factory)!, { batchSize })
@@ -88,7 +88,7 @@ async function main(on: Dialect, rows: number) {
     const factory = createStoredSessionFactory(resolveConfig({ table }), {
       db,
       emitter,
-      encryptor: makeEncryptor(),
+      keyring: makeKeyring(),
       clock: Date.now,
     })
     const app = await new TestApp(

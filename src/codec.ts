@@ -1,21 +1,22 @@
 import { Packr } from 'msgpackr'
-import type { Encryption } from '@adonisjs/core/encryption'
 import type { SessionData } from '@adonisjs/session/types'
 import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from './errors.ts'
 import { findUnstorable } from './storable.ts'
+import type { SessionKeyring } from './keyring.ts'
 
 /**
  * Values <-> stored bytes. Values are packed with MessagePack (Dates and
- * binary survive, unlike JSON), then encrypted by the app's encryptor with
- * the hashed id as purpose, so a row copied under another id does not open.
+ * binary survive, unlike JSON), then sealed with keys derived from the app's
+ * encryption keys, bound to the hashed id, so a row copied under another id
+ * does not open.
  */
 export class SessionCodec {
   #packr = new Packr({ useRecords: false, mapsAsObjects: true })
-  #encryptor: Encryption
+  #keyring: SessionKeyring
   #maxPayloadSize: number
 
-  constructor(encryptor: Encryption, maxPayloadSize: number) {
-    this.#encryptor = encryptor
+  constructor(keyring: SessionKeyring, maxPayloadSize: number) {
+    this.#keyring = keyring
     this.#maxPayloadSize = maxPayloadSize
   }
 
@@ -57,17 +58,24 @@ export class SessionCodec {
   }
 
   seal(packed: Buffer, hash: string): Buffer {
-    const cipherText = this.#encryptor.encrypt(packed.toString('base64'), { purpose: hash })
-    return Buffer.from(cipherText, 'latin1')
+    return this.#keyring.seal(packed, hash)
   }
 
   /**
-   * Decrypts stored bytes with any of the encryptor's keys. Null when no key
+   * Decrypts stored bytes with any of the app's keys. Null when no key
    * opens them or they were bound to another id.
    */
   open(sealed: Buffer | Uint8Array, hash: string): Buffer | null {
-    const encoded = this.#encryptor.decrypt<unknown>(Buffer.from(sealed).toString('latin1'), hash)
-    return typeof encoded === 'string' ? Buffer.from(encoded, 'base64') : null
+    return this.#keyring.open(Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed), hash)
+  }
+
+  /**
+   * Whether stored bytes are sealed with the current (first) key already.
+   */
+  sealedWithCurrentKey(sealed: Buffer | Uint8Array): boolean {
+    return this.#keyring.sealedWithCurrentKey(
+      Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed)
+    )
   }
 
   /**

@@ -1,11 +1,11 @@
 import { configProvider } from '@adonisjs/core'
 import string from '@adonisjs/core/helpers/string'
-import type { Encryption } from '@adonisjs/core/encryption'
-import type { EmitterService } from '@adonisjs/core/types'
+import type { ApplicationService, EmitterService } from '@adonisjs/core/types'
 import type { Database } from '@adonisjs/lucid/database'
 import type {} from '@adonisjs/lucid/database_provider'
 import type { SessionStoreFactory } from '@adonisjs/session/types'
 import { SessionCodec } from './codec.ts'
+import { SessionKeyring, type AppKey } from './keyring.ts'
 import { SessionEvents } from './events.ts'
 import { StoredSessionStore } from './store.ts'
 import { FailsafeStore, guardRepository } from './failsafe.ts'
@@ -111,7 +111,8 @@ function durationMs(option: string, value: string | number): number {
  */
 export interface StoredSessionServices {
   db: Database
-  encryptor: Encryption
+  /** The app's keys for sessions: the first seals, any opens. */
+  keyring: SessionKeyring
   emitter: EmitterService | null
   clock?: () => number
 }
@@ -131,7 +132,7 @@ export function createStoredSessionFactory(
     ])
   }
 
-  const codec = new SessionCodec(services.encryptor, config.maxPayloadSize)
+  const codec = new SessionCodec(services.keyring, config.maxPayloadSize)
   const events = new SessionEvents(services.emitter)
   const clock = services.clock ?? Date.now
   const ttlCache = new Map<string | number, number>()
@@ -139,7 +140,7 @@ export function createStoredSessionFactory(
     config,
     connectionName,
     db: services.db,
-    encryptor: services.encryptor,
+    keyring: services.keyring,
     codec,
     events,
     clock,
@@ -183,17 +184,9 @@ export function storedSession(config: StoredSessionConfig = {}) {
   const resolved = resolveConfig(config)
   return configProvider.create<SessionStoreFactory>(async (app) => {
     const db = await app.container.make('lucid.db')
-    const encryption = await app.container.make('encryption')
-    let encryptor: Encryption
-    try {
-      encryptor = encryption.use(resolved.encryption as any)
-    } catch {
-      throw new E_INVALID_STORED_SESSION_CONFIG([
-        `the encryptor "${resolved.encryption}" is not defined in config/encryption.ts`,
-      ])
-    }
+    const keyring = new SessionKeyring(await appKeys(app, resolved.encryption))
     const emitter = await app.container.make('emitter')
-    const factory = createStoredSessionFactory(resolved, { db, encryptor, emitter })
+    const factory = createStoredSessionFactory(resolved, { db, keyring, emitter })
 
     // Application queries through the model see the table this store uses.
     const { StoredSession } = await import('./models/stored_session.ts')
@@ -201,6 +194,27 @@ export function storedSession(config: StoredSessionConfig = {}) {
     StoredSession.connection = resolved.connection ?? db.primaryConnectionName
     return factory
   })
+}
+
+/**
+ * The keys of an encryptor of `config/encryption.ts` (the default one
+ * unless named), newest first, as the app's own encryption uses them.
+ */
+async function appKeys(app: ApplicationService, name: string | undefined): Promise<AppKey[]> {
+  const encryption = await configProvider.resolve<{
+    default?: string
+    list: Record<string, { keys?: AppKey[] }>
+  }>(app, app.config.get('encryption'))
+  const chosen = name ?? encryption?.default ?? Object.keys(encryption?.list ?? {})[0]
+  const keys = chosen ? encryption?.list[chosen]?.keys : undefined
+  if (!keys?.length) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([
+      chosen
+        ? `the encryptor "${chosen}" is not defined in config/encryption.ts, or has no keys`
+        : 'config/encryption.ts defines no encryptor',
+    ])
+  }
+  return keys
 }
 
 /**

@@ -1,8 +1,8 @@
 import { configProvider } from '@adonisjs/core'
 import type { ApplicationService } from '@adonisjs/core/types'
-import type { Encryption } from '@adonisjs/core/encryption'
 import type { Database } from '@adonisjs/lucid/database'
 import type { SessionCodec } from './codec.ts'
+import type { SessionKeyring } from './keyring.ts'
 import type { SessionEvents } from './events.ts'
 import { SessionRepository } from './repository.ts'
 import type { ResolvedStoredSessionConfig } from './define_config.ts'
@@ -23,7 +23,7 @@ export interface StoredSessionContext {
   config: ResolvedStoredSessionConfig
   connectionName: string
   db: Database
-  encryptor: Encryption
+  keyring: SessionKeyring
   codec: SessionCodec
   events: SessionEvents
   clock: () => number

@@ -74,7 +74,7 @@ export class StoredSessionTesting {
 
     const factory = createStoredSessionFactory(this.#context.config, {
       db: this.#context.db,
-      encryptor: this.#context.encryptor,
+      keyring: this.#context.keyring,
       emitter: null,
       clock: this.#context.clock,
     })

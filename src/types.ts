@@ -36,8 +36,9 @@ export interface StoredSessionConfig {
   maxPayloadSize?: number
 
   /**
-   * Encryptor of `config/encryption.ts` that seals payloads. Defaults to
-   * the default encryptor.
+   * Encryptor of `config/encryption.ts` whose keys seal payloads (AES-256-GCM
+   * under keys derived from them; the first key seals, any opens).
+   * Defaults to the default encryptor.
    */
   encryption?: string
 

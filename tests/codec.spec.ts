@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { SessionCodec } from '../src/codec.ts'
-import { APP_KEYS, makeEncryptor } from './helpers/app.ts'
+import { APP_KEYS, makeKeyring } from './helpers/app.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
 const hash = hashSessionId('2f6c1b9e-4b1e-4d7e-9d3e-0c5f8a7b6e21')
@@ -8,7 +8,7 @@ const other = hashSessionId('7d0e3c2a-1f4b-4a8c-b6d5-e9f8a7c6b5d4')
 
 test.group('codec', () => {
   test('values survive pack, seal, open and unpack', ({ assert }) => {
-    const codec = new SessionCodec(makeEncryptor(), 1024)
+    const codec = new SessionCodec(makeKeyring(), 1024)
     const values = { n: 1, when: new Date(0), bin: Buffer.from([9]), list: [1, 'a', null] }
     const sealed = codec.seal(codec.pack(values), hash)
     const opened = codec.open(sealed, hash)
@@ -17,15 +17,15 @@ test.group('codec', () => {
   })
 
   test('sealed bytes are bound to the hash they were sealed for', ({ assert }) => {
-    const codec = new SessionCodec(makeEncryptor(), 1024)
+    const codec = new SessionCodec(makeKeyring(), 1024)
     const sealed = codec.seal(codec.pack({ a: 1 }), hash)
     assert.isNull(codec.open(sealed, other))
   })
 
   test('any key of the encryptor opens, the first one seals', ({ assert }) => {
-    const old = new SessionCodec(makeEncryptor([APP_KEYS.previous]), 1024)
-    const both = new SessionCodec(makeEncryptor([APP_KEYS.current, APP_KEYS.previous]), 1024)
-    const onlyNew = new SessionCodec(makeEncryptor([APP_KEYS.current]), 1024)
+    const old = new SessionCodec(makeKeyring([APP_KEYS.previous]), 1024)
+    const both = new SessionCodec(makeKeyring([APP_KEYS.current, APP_KEYS.previous]), 1024)
+    const onlyNew = new SessionCodec(makeKeyring([APP_KEYS.current]), 1024)
     const sealedByOld = old.seal(old.pack({ a: 1 }), hash)
     assert.isNotNull(both.open(sealedByOld, hash))
     assert.isNull(onlyNew.open(sealedByOld, hash))
@@ -33,7 +33,7 @@ test.group('codec', () => {
   })
 
   test('unpack refuses anything but a plain object', ({ assert }) => {
-    const codec = new SessionCodec(makeEncryptor(), 1024)
+    const codec = new SessionCodec(makeKeyring(), 1024)
     assert.isNull(codec.unpack(codec.packValue([1, 2])))
     assert.isNull(codec.unpack(codec.packValue('text')))
     assert.isNull(codec.unpack(Buffer.from([0xc1])))
@@ -41,7 +41,7 @@ test.group('codec', () => {
   })
 
   test('pack refuses payloads over maxPayloadSize, naming the largest key', ({ assert }) => {
-    const codec = new SessionCodec(makeEncryptor(), 100)
+    const codec = new SessionCodec(makeKeyring(), 100)
     assert.throws(
       () => codec.pack({ small: 1, big: 'y'.repeat(200) }),
       /exceeds the maxPayloadSize of 100 bytes \(largest key: "big"\)/

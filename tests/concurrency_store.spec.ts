@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import { randomUUID } from 'node:crypto'
 import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
-import { FakeClock, makeEncryptor, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf } from '../src/store_context.ts'
 import { SessionRepository } from '../src/repository.ts'
@@ -22,7 +22,7 @@ async function setup(dialect: Dialect) {
   const factory = createStoredSessionFactory(resolveConfig({ table }), {
     db,
     emitter,
-    encryptor: makeEncryptor(),
+    keyring: makeKeyring(),
     clock: clock.now,
   })
   const conflicts: StoredSessionEvents['stored_session:conflict'][] = []

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { ExceptionHandler, type HttpContext } from '@adonisjs/core/http'
 import { HttpContextFactory } from '@adonisjs/core/factories/http'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
-import { FakeClock, makeEncryptor, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { toStoreUnavailable } from '../src/failsafe.ts'
 import { E_SESSION_STORE_UNAVAILABLE } from '../src/errors.ts'
@@ -21,7 +21,7 @@ async function brokenStore(dialect: Dialect, config: StoredSessionConfig = {}) {
   const factory = createStoredSessionFactory(resolveConfig({ ...config, table }), {
     db,
     emitter,
-    encryptor: makeEncryptor(),
+    keyring: makeKeyring(),
     clock: new FakeClock().now,
   })
   const store = (ctx: HttpContext | null) =>

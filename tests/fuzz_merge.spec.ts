@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects } from './helpers/dialects.ts'
-import { FakeClock, makeEncryptor, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { fuzzParameters } from './helpers/fuzz.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { SessionCodec } from '../src/codec.ts'
@@ -88,7 +88,7 @@ test.group('fuzz: merge of two requests (pure)', () => {
   test('re-applying one request onto the other keeps every key only one of them changed', ({
     assert,
   }) => {
-    const codec = new SessionCodec(makeEncryptor(), 1024 * 1024)
+    const codec = new SessionCodec(makeKeyring(), 1024 * 1024)
     fc.assert(
       fc.property(seedSession, requestOps('A'), requestOps('B'), (seed, opsA, opsB) => {
         const stored = apply(seed, opsA)
@@ -109,7 +109,7 @@ for (const dialect of enabledDialects()) {
       const factory = createStoredSessionFactory(resolveConfig({ table }), {
         db,
         emitter,
-        encryptor: makeEncryptor(),
+        keyring: makeKeyring(),
         clock: new FakeClock().now,
       })
       request = () => factory(null as any, { age: '2 hours' } as any)

@@ -2,14 +2,14 @@ import { test } from '@japa/runner'
 import fc from 'fast-check'
 import { SessionCodec } from '../src/codec.ts'
 import { changedKeys, mergeChanges } from '../src/merge.ts'
-import { makeEncryptor } from './helpers/app.ts'
+import { makeKeyring } from './helpers/app.ts'
 
 /**
  * Pure functions over plain objects: no database is involved, so these run
  * once rather than per dialect (the store-level and HTTP-level conflict
  * tests cover every dialect).
  */
-const codec = new SessionCodec(makeEncryptor(), 512 * 1024)
+const codec = new SessionCodec(makeKeyring(), 512 * 1024)
 
 test.group('merge: changedKeys', () => {
   test('reports keys set, changed and removed, and nothing for untouched keys', ({ assert }) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
-import { APP_KEYS, createTestApp, makeEncryptor } from './helpers/app.ts'
+import { APP_KEYS, createTestApp, makeKeyring } from './helpers/app.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
 const MARKER = 'plaintext-marker-7f3a9c'
@@ -98,7 +98,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const t = await createTestApp(dialect, { encryptor: makeEncryptor([APP_KEYS.previous]) })
+      const t = await createTestApp(dialect, { keyring: makeKeyring([APP_KEYS.previous]) })
       cleanup(() => t.cleanup())
       t.app.handler = (ctx) => {
         ctx.session.put('user', 1)
@@ -107,7 +107,7 @@ for (const dialect of enabledDialects()) {
       await t.app.client().get()
       const [row] = await t.db.from(t.table).select('id', 'data')
 
-      const rotated = await createTestApp(dialect, { encryptor: makeEncryptor([APP_KEYS.current]) })
+      const rotated = await createTestApp(dialect, { keyring: makeKeyring([APP_KEYS.current]) })
       cleanup(() => rotated.cleanup())
       await rotated.db.table(rotated.table).insert({
         ...row,
@@ -120,7 +120,7 @@ for (const dialect of enabledDialects()) {
       assert.isNull(await store.get(row.id))
 
       const stillReadable = await createTestApp(dialect, {
-        encryptor: makeEncryptor([APP_KEYS.current, APP_KEYS.previous]),
+        keyring: makeKeyring([APP_KEYS.current, APP_KEYS.previous]),
       })
       cleanup(() => stillReadable.cleanup())
       await stillReadable.db.table(stillReadable.table).insert({

@@ -18,6 +18,7 @@ import { SessionMiddlewareFactory } from '@adonisjs/session/factories'
 import type { SessionConfig, SessionStoreFactory } from '@adonisjs/session/types'
 import { SessionCollection } from '@adonisjs/session'
 import { stubsRoot } from '../../stubs/main.ts'
+import { SessionKeyring } from '../../src/keyring.ts'
 import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
 import type { StoredSessionConfig } from '../../src/types.ts'
 import type { Dialect } from './dialects.ts'
@@ -28,8 +29,18 @@ export const APP_KEYS = {
   previous: 'a-32-character-long-previous-key',
 }
 
+/**
+ * An encryptor as the app has one, for signing cookies.
+ */
 export function makeEncryptor(keys: string[] = [APP_KEYS.current]) {
   return new Encryption({ keys, driver: (key) => new AES256GCM({ id: 'app', key }) })
+}
+
+/**
+ * The store's keys, as `storedSession()` takes them from config/encryption.ts.
+ */
+export function makeKeyring(keys: string[] = [APP_KEYS.current]) {
+  return new SessionKeyring(keys)
 }
 
 /**
@@ -95,7 +106,7 @@ export interface TestAppOptions {
   /** Connection config to use instead of the dialect's (e.g. through a proxy). */
   connection?: ConnectionConfig
   config?: StoredSessionConfig
-  encryptor?: Encryption
+  keyring?: SessionKeyring
   clock?: FakeClock
   age?: string | number
   table?: string
@@ -208,7 +219,7 @@ export async function createTestApp(dialect: Dialect, options: TestAppOptions = 
   const factory = createStoredSessionFactory(resolveConfig({ ...options.config, table }), {
     db,
     emitter,
-    encryptor: options.encryptor ?? makeEncryptor(),
+    keyring: options.keyring ?? makeKeyring(),
     clock: clock.now,
   })
   const sessionConfig = {

@@ -4,7 +4,7 @@ import { configProvider } from '@adonisjs/core'
 import { AceFactory } from '@adonisjs/core/factories'
 import type { StoredSessionContext } from '../../src/store_context.ts'
 import { enabledDialects } from '../helpers/dialects.ts'
-import { APP_KEYS, HOUR, makeEncryptor } from '../helpers/app.ts'
+import { APP_KEYS, HOUR, makeKeyring } from '../helpers/app.ts'
 import SessionsTrim from '../../commands/sessions_trim.ts'
 import SessionsRotateKey from '../../commands/sessions_rotate_key.ts'
 import SessionsStats from '../../commands/sessions_stats.ts'
@@ -93,10 +93,10 @@ for (const dialect of enabledDialects()) {
       fs,
     }) => {
       const t = await setupStore(dialect, {
-        encryptor: makeEncryptor([APP_KEYS.current, APP_KEYS.previous]),
+        keyring: makeKeyring([APP_KEYS.current, APP_KEYS.previous]),
       })
       cleanup(() => t.cleanup())
-      const old = contextOf(t.storeFor(makeEncryptor([APP_KEYS.previous])))!.codec
+      const old = contextOf(t.storeFor(makeKeyring([APP_KEYS.previous])))!.codec
       const packed = old.pack({ kept: true })
       await t.seed([
         { id: rowId('a', 1), expiresIn: HOUR, data: old.seal(packed, rowId('a', 1)) },
@@ -248,7 +248,7 @@ for (const dialect of enabledDialects()) {
       const ace = await new AceFactory().make(fs.baseUrl, { importer: () => {} })
       ace.ui.switchMode('raw')
       await ace.app.boot()
-      const other = t.storeFor(makeEncryptor())
+      const other = t.storeFor(makeKeyring())
       ace.app.config.set(
         'session',
         configProvider.create(async () => ({

@@ -1,4 +1,4 @@
-import type { Encryption } from '@adonisjs/core/encryption'
+import type { SessionKeyring } from '../../src/keyring.ts'
 import type { EmitterService } from '@adonisjs/core/types'
 import type { Database } from '@adonisjs/lucid/database'
 import type { SessionStoreFactory } from '@adonisjs/session/types'
@@ -6,14 +6,7 @@ import { createStoredSessionFactory, resolveConfig } from '../../src/define_conf
 import { contextOf, type StoredSessionContext } from '../../src/store_context.ts'
 import type { StoredSessionConfig } from '../../src/types.ts'
 import type { Dialect } from '../helpers/dialects.ts'
-import {
-  DAY,
-  FakeClock,
-  TestApp,
-  makeEncryptor,
-  setupDatabase,
-  uniqueTable,
-} from '../helpers/app.ts'
+import { DAY, FakeClock, TestApp, makeKeyring, setupDatabase, uniqueTable } from '../helpers/app.ts'
 
 /**
  * A sessions table on one dialect and the store's context over it, built
@@ -21,19 +14,19 @@ import {
  */
 export async function setupStore(
   dialect: Dialect,
-  options: { clock?: FakeClock; encryptor?: Encryption; config?: StoredSessionConfig } = {}
+  options: { clock?: FakeClock; keyring?: SessionKeyring; config?: StoredSessionConfig } = {}
 ) {
   const table = uniqueTable()
   const { app, db, emitter } = await setupDatabase(dialect, table)
   const clock = options.clock ?? new FakeClock()
-  const storeFor = (encryptor: Encryption) =>
+  const storeFor = (keyring: SessionKeyring) =>
     createStoredSessionFactory(resolveConfig({ ...options.config, table }), {
       db,
       emitter,
-      encryptor,
+      keyring,
       clock: clock.now,
     })
-  const factory = storeFor(options.encryptor ?? makeEncryptor())
+  const factory = storeFor(options.keyring ?? makeKeyring())
   const context = contextOf(factory)!
   const apps: TestApp[] = []
 

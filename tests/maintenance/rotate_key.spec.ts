@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from '../helpers/dialects.ts'
-import { APP_KEYS, HOUR, makeEncryptor, type CookieClient, type TestApp } from '../helpers/app.ts'
+import { APP_KEYS, HOUR, makeKeyring, type CookieClient, type TestApp } from '../helpers/app.ts'
 import { KeyRotation, rotateSessionKey } from '../../src/maintenance/rotate_key.ts'
 import { contextOf } from '../../src/store_context.ts'
 import { hashSessionId } from '../../src/session_id.ts'
@@ -25,10 +25,10 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const t = await setupStore(dialect, { encryptor: makeEncryptor([KEY_A]) })
+      const t = await setupStore(dialect, { keyring: makeKeyring([KEY_A]) })
       cleanup(() => t.cleanup())
-      const withBoth = t.storeFor(makeEncryptor([KEY_B, KEY_A]))
-      const onlyB = t.storeFor(makeEncryptor([KEY_B]))
+      const withBoth = t.storeFor(makeKeyring([KEY_B, KEY_A]))
+      const onlyB = t.storeFor(makeKeyring([KEY_B]))
       const counter = (server: TestApp) => {
         server.handler = (ctx) => {
           ctx.session.increment('n')
@@ -105,10 +105,10 @@ for (const dialect of enabledDialects()) {
     }).timeout(60_000)
 
     test('reports rows no key opens and purges them on request', async ({ assert, cleanup }) => {
-      const t = await setupStore(dialect, { encryptor: makeEncryptor([KEY_B, KEY_A]) })
+      const t = await setupStore(dialect, { keyring: makeKeyring([KEY_B, KEY_A]) })
       cleanup(() => t.cleanup())
-      const stranger = contextOf(t.storeFor(makeEncryptor([OTHER_KEY])))!.codec
-      const old = contextOf(t.storeFor(makeEncryptor([KEY_A])))!.codec
+      const stranger = contextOf(t.storeFor(makeKeyring([OTHER_KEY])))!.codec
+      const old = contextOf(t.storeFor(makeKeyring([KEY_A])))!.codec
       const packed = t.context.codec.pack({ hello: 'world' })
       await t.seed([
         { id: rowId('a', 1), expiresIn: HOUR, data: old.seal(packed, rowId('a', 1)) },
@@ -130,7 +130,7 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(await t.rows(), [{ id: rowId('a', 1), version: 2 }])
 
       const row = (await t.context.repository().find(rowId('a', 1)))!
-      const newKeyOnly = contextOf(t.storeFor(makeEncryptor([KEY_B])))!.codec
+      const newKeyOnly = contextOf(t.storeFor(makeKeyring([KEY_B])))!.codec
       assert.deepEqual(newKeyOnly.unpack(newKeyOnly.open(row.data, row.id)!), { hello: 'world' })
 
       assert.lengthOf(events, 2)
