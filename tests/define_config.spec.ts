@@ -1,5 +1,13 @@
 import { test } from '@japa/runner'
-import { resolveConfig } from '../src/define_config.ts'
+import { resolveConfig, storedSession } from '../src/define_config.ts'
+import { Database } from '@adonisjs/lucid/database'
+import { AppFactory } from '@adonisjs/core/factories/app'
+import { EmitterFactory } from '@adonisjs/core/factories/events'
+import { LoggerFactory } from '@adonisjs/core/factories/logger'
+import { defineConfig, drivers } from '@adonisjs/core/encryption'
+import { contextOf } from '../src/store_context.ts'
+import { SessionKeyring } from '../src/keyring.ts'
+import { hashSessionId } from '../src/session_id.ts'
 
 test.group('config', () => {
   test('defaults', ({ assert }) => {
@@ -40,5 +48,91 @@ test.group('config', () => {
 
   test('schema-qualified table names are accepted', ({ assert }) => {
     assert.equal(resolveConfig({ table: 'auth.stored_sessions' }).table, 'auth.stored_sessions')
+  })
+})
+
+/**
+ * The parts of an application storedSession() resolves: Lucid, the emitter,
+ * and config/encryption.ts (built with the framework's own defineConfig).
+ */
+async function fakeApp(encryption: unknown) {
+  const app = new AppFactory().create(new URL('../tmp/', import.meta.url), () => {})
+  await app.init()
+  const emitter = new EmitterFactory().create(app)
+  const db = new Database(
+    {
+      connection: 'sqlite',
+      connections: {
+        sqlite: {
+          client: 'better-sqlite3',
+          connection: { filename: ':memory:' },
+          useNullAsDefault: true,
+        },
+      },
+    },
+    new LoggerFactory().create(),
+    emitter
+  )
+  const bindings: Record<string, unknown> = { 'lucid.db': db, 'emitter': emitter }
+  return {
+    db,
+    app: {
+      config: { get: (key: string) => (key === 'encryption' ? encryption : undefined) },
+      container: { make: async (name: string) => bindings[name] },
+    } as any,
+  }
+}
+
+test.group('storedSession() in an app', () => {
+  test('takes its keys from the named encryptor of config/encryption.ts', async ({
+    assert,
+    cleanup,
+  }) => {
+    const encryption = defineConfig({
+      default: 'app',
+      list: {
+        app: drivers.aes256gcm({ id: 'app', keys: ['the-app-key-of-32-characters-ok!'] }),
+        sessions: drivers.aes256gcm({
+          id: 'sessions',
+          keys: ['sessions-key-of-32-characters-ok', 'older-sessions-key-32-characters'],
+        }),
+      },
+    })
+    const { app, db } = await fakeApp(encryption)
+    cleanup(() => db.manager.closeAll())
+
+    const factory = await storedSession({ encryption: 'sessions' }).resolver(app)
+    const codec = contextOf(factory)!.codec
+    const hash = hashSessionId('2f6c1b9e-4b1e-4d7e-9d3e-0c5f8a7b6e21')
+    const byOlderKey = new SessionKeyring(['older-sessions-key-32-characters']).seal(
+      codec.pack({ a: 1 }),
+      hash
+    )
+    assert.deepEqual(codec.unpack(codec.open(byOlderKey, hash)!), { a: 1 })
+    const byAppKey = new SessionKeyring(['the-app-key-of-32-characters-ok!']).seal(
+      codec.pack({ a: 1 }),
+      hash
+    )
+    assert.isNull(codec.open(byAppKey, hash))
+
+    const byDefault = await storedSession().resolver(app)
+    assert.isNotNull(contextOf(byDefault)!.codec.open(byAppKey, hash))
+  })
+
+  test('an unknown encryptor or connection is a config error', async ({ assert, cleanup }) => {
+    const encryption = defineConfig({
+      list: { app: drivers.aes256gcm({ id: 'app', keys: ['the-app-key-of-32-characters-ok!'] }) },
+    })
+    const { app, db } = await fakeApp(encryption)
+    cleanup(() => db.manager.closeAll())
+
+    await assert.rejects(
+      () => storedSession({ encryption: 'missing' }).resolver(app),
+      /the encryptor "missing" is not defined in config\/encryption.ts/
+    )
+    await assert.rejects(
+      () => storedSession({ connection: 'nope' }).resolver(app),
+      /the connection "nope" is not defined in config\/database.ts/
+    )
   })
 })
