@@ -8,6 +8,7 @@ import { defineConfig, drivers } from '@adonisjs/core/encryption'
 import { contextOf } from '../src/store_context.ts'
 import { SessionKeyring } from '../src/keyring.ts'
 import { hashSessionId } from '../src/session_id.ts'
+import { StoredSession } from '../src/models/stored_session.ts'
 
 test.group('config', () => {
   test('defaults', ({ assert }) => {
@@ -83,7 +84,16 @@ async function fakeApp(encryption: unknown) {
   }
 }
 
-test.group('storedSession() in an app', () => {
+test.group('storedSession() in an app', (group) => {
+  // storedSession() points the model at its table and connection: put it back
+  group.each.setup(() => {
+    const { table, connection } = StoredSession
+    return () => {
+      StoredSession.table = table
+      StoredSession.connection = connection
+    }
+  })
+
   test('takes its keys from the named encryptor of config/encryption.ts', async ({
     assert,
     cleanup,
@@ -117,6 +127,10 @@ test.group('storedSession() in an app', () => {
 
     const byDefault = await storedSession().resolver(app)
     assert.isNotNull(contextOf(byDefault)!.codec.open(byAppKey, hash))
+
+    await storedSession({ table: 'custom_sessions' }).resolver(app)
+    assert.equal(StoredSession.table, 'custom_sessions')
+    assert.equal(StoredSession.connection, 'sqlite')
   })
 
   test('an unknown encryptor or connection is a config error', async ({ assert, cleanup }) => {

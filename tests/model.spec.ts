@@ -12,10 +12,12 @@ for (const dialect of enabledDialects()) {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())
       BaseModel.useAdapter(t.db.modelAdapter())
-      const previousTable = StoredSession.table
+      const { table, connection } = StoredSession
       StoredSession.table = t.table
+      StoredSession.connection = t.db.primaryConnectionName
       cleanup(() => {
-        StoredSession.table = previousTable
+        StoredSession.table = table
+        StoredSession.connection = connection
       })
 
       let sessionId = ''
