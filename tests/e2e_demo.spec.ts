@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,5 +70,27 @@ test.group('demo app [sqlite]', (group) => {
     assert.include(afterRestart.body, 'Visits counted in this session: <strong>1</strong>')
     assert.include(afterRestart.body, 'Signed in as <strong>Ada Lovelace</strong>')
     assert.notInclude(afterRestart.body, 'The session id changed')
+  })
+
+  test("the demo's own Japa suite signs users in with StoredSessionTesting", async ({ assert }) => {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'bin/test.ts'], {
+      cwd: DEMO,
+      env: {
+        ...process.env,
+        ...env,
+        NODE_ENV: 'test',
+        PORT: String(port),
+        APP_URL: `http://127.0.0.1:${port}`,
+        FORCE_COLOR: '0',
+      },
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    const [code] = await once(child, 'exit')
+
+    assert.equal(code, 0, output)
+    assert.match(output, /Tests\s+2 passed \(2\)/)
   })
 })

@@ -46,8 +46,17 @@ async function storedRow(sessionId: string) {
     .join('')}</table>`
 }
 
-async function page({ session }: HttpContext) {
-  const user = session.get('user')
+/**
+ * The signed-in user, kept as @adonisjs/auth's `web` session guard keeps it:
+ * the user id under `auth_web`. The store's `user_id` column follows it.
+ */
+function currentUser({ session }: HttpContext) {
+  return session.get('auth_web') === DEMO_USER.id ? DEMO_USER : null
+}
+
+async function page(ctx: HttpContext) {
+  const { session } = ctx
+  const user = currentUser(ctx)
   const notice = session.flashMessages.get('notice')
   const button = (action: string, label: string) =>
     `<form method="post" action="${action}"><button>${escape(label)}</button></form>`
@@ -90,17 +99,16 @@ router.post('/count', ({ session, response }) => {
   return response.redirect('/')
 })
 
-router.post('/sign-in', async ({ session, response }) => {
+router.post('/sign-in', ({ session, response }) => {
   // A new session id on sign-in, as @adonisjs/auth does: a fixated id is useless
   session.regenerate()
-  session.put('user', DEMO_USER)
-  await session.tag(DEMO_USER.id)
+  session.put('auth_web', DEMO_USER.id)
   session.flash('notice', `Signed in as ${DEMO_USER.name}. The session id changed.`)
   return response.redirect('/')
 })
 
 router.post('/sign-out', ({ session, response }) => {
-  session.forget('user')
+  session.forget('auth_web')
   session.regenerate()
   session.flash('notice', 'Signed out.')
   return response.redirect('/')
