@@ -46,12 +46,14 @@ export class SessionRepository {
   /**
    * Runs `work` with a repository whose `find(hash, true)` holds the row
    * against other writers until `work` settles: a transaction on
-   * PostgreSQL and MySQL. SQLite runs it as is: better-sqlite3 executes
-   * each statement synchronously, so a re-read and the update right after
-   * it leave other processes only microseconds to get in between.
+   * PostgreSQL and MySQL. On SQLite, one `work` at a time per process:
+   * better-sqlite3 runs each statement synchronously, so once this process's
+   * own requests stop taking turns between a re-read and the update after it
+   * (each statement awaits knex's pool), other processes have only
+   * microseconds to get in between.
    */
   async serialized<Result>(work: (repository: SessionRepository) => Promise<Result>) {
-    if (this.dialect === 'sqlite') return work(this)
+    if (this.dialect === 'sqlite') return oneAtATime(this.#knex, () => work(this))
     return this.#knex.transaction((trx) => work(new SessionRepository(trx, this.#table)))
   }
 
@@ -284,6 +286,21 @@ export function affectedRowsOf(dialect: Dialect, result: any): number {
     case 'sqlite':
       return result?.changes ?? 0
   }
+}
+
+/**
+ * The tail of the queue of `serialized()` work per SQLite connection.
+ */
+const sqliteQueues = new WeakMap<Knex, Promise<unknown>>()
+
+function oneAtATime<Result>(knex: Knex, work: () => Promise<Result>): Promise<Result> {
+  const previous = sqliteQueues.get(knex) ?? Promise.resolve()
+  const result = previous.then(work, work)
+  sqliteQueues.set(
+    knex,
+    result.catch(() => {})
+  )
+  return result
 }
 
 export function dialectOf(knex: Knex): Dialect {
