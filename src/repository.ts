@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
-import { quoteSqliteTable, sqliteGet, sqliteRun } from './sqlite_statements.ts'
+import { quoteSqliteTable, retryWhenBusy, sqliteGet, sqliteRun } from './sqlite_statements.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -35,7 +35,7 @@ export class SessionRepository {
     }
     const lock = forUpdate ? ' for update' : ''
     const rows = this.#rows(
-      await this.#knex.raw(
+      await this.#raw(
         `select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?${lock}`,
         [this.#table, hash]
       )
@@ -75,7 +75,7 @@ export class SessionRepository {
     // inserts run inside `serialized()` too: there, let the statement skip.
     const skipDuplicate = this.dialect === 'pg' ? ' on conflict (id) do nothing' : ''
     try {
-      const result = await this.#knex.raw(
+      const result = await this.#raw(
         `insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)${skipDuplicate}`,
         [
           this.#table,
@@ -152,7 +152,7 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, row.meta)
     bindings.push(hash, version)
     const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
-    return this.#affected(await this.#knex.raw(sql, bindings)) > 0
+    return this.#affected(await this.#raw(sql, bindings)) > 0
   }
 
   /**
@@ -174,7 +174,7 @@ export class SessionRepository {
    * like the read (see sqlite_statements.ts).
    */
   #hotWrite(sql: string, bindings: Knex.RawBinding[]): Promise<unknown> {
-    if (this.dialect !== 'sqlite') return this.#knex.raw(sql, bindings)
+    if (this.dialect !== 'sqlite') return this.#raw(sql, bindings)
     const [, ...values] = bindings
     return sqliteRun(this.#knex, sql.replace('??', quoteSqliteTable(this.#table)), values)
   }
@@ -186,7 +186,7 @@ export class SessionRepository {
   }
 
   async setUserId(hash: string, userId: string | null): Promise<boolean> {
-    const result = await this.#knex.raw('update ?? set user_id = ? where id = ?', [
+    const result = await this.#raw('update ?? set user_id = ? where id = ?', [
       this.#table,
       userId,
       hash,
@@ -195,7 +195,7 @@ export class SessionRepository {
   }
 
   async delete(hash: string): Promise<boolean> {
-    const result = await this.#knex.raw('delete from ?? where id = ?', [this.#table, hash])
+    const result = await this.#raw('delete from ?? where id = ?', [this.#table, hash])
     return this.#affected(result) > 0
   }
 
@@ -204,7 +204,7 @@ export class SessionRepository {
    */
   async findByUser(userId: string, now: Date, createdAfter: Date): Promise<StoredSessionRow[]> {
     const rows = this.#rows(
-      await this.#knex.raw(
+      await this.#raw(
         'select id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
         [this.#table, userId, now, createdAfter]
       )
@@ -216,7 +216,7 @@ export class SessionRepository {
    * Deletes one session, only if it belongs to `userId`.
    */
   async deleteForUser(hash: string, userId: string): Promise<boolean> {
-    const result = await this.#knex.raw('delete from ?? where id = ? and user_id = ?', [
+    const result = await this.#raw('delete from ?? where id = ? and user_id = ?', [
       this.#table,
       hash,
       userId,
@@ -229,12 +229,21 @@ export class SessionRepository {
    * (none kept when it is null).
    */
   async deleteOthersForUser(userId: string, keepHash: string | null): Promise<number> {
-    const result = await this.#knex.raw('delete from ?? where user_id = ? and id <> ?', [
+    const result = await this.#raw('delete from ?? where user_id = ? and id <> ?', [
       this.#table,
       userId,
       keepHash ?? '',
     ])
     return this.#affected(result)
+  }
+
+  /**
+   * `knex.raw()`; on SQLite, tried again while another process's write
+   * makes SQLite answer SQLITE_BUSY at once (see retryWhenBusy).
+   */
+  #raw(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
+    if (this.dialect !== 'sqlite') return this.#knex.raw(sql, bindings) as any
+    return retryWhenBusy(() => this.#knex.raw(sql, bindings))
   }
 
   #rows(result: unknown): Record<string, unknown>[] {

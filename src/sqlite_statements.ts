@@ -55,7 +55,8 @@ async function withStatement<Result>(
       bindings,
       options: {},
     })
-    return execute(statement, bindings.map(toSqliteValue))
+    const values = bindings.map(toSqliteValue)
+    return await retryWhenBusy(() => execute(statement, values))
   } finally {
     await client.releaseConnection(connection)
   }
@@ -80,4 +81,30 @@ export function quoteSqliteTable(table: string): string {
     .split('.')
     .map((part) => `"${part}"`)
     .join('.')
+}
+
+/**
+ * How often a statement that met SQLITE_BUSY is tried again, waiting 1, 2,
+ * 4... ms (at most 50) in between: about half a second in all.
+ */
+const BUSY_ATTEMPTS = 12
+
+/**
+ * Runs a statement again while SQLite answers SQLITE_BUSY without waiting
+ * for its busy timeout, which it does when waiting could deadlock: two
+ * processes writing the same file in its default journal mode, one holding
+ * the read lock it wants to promote while the other commits (in WAL mode,
+ * SQLITE_BUSY_SNAPSHOT). The statement did nothing, so running it again
+ * is safe, and the other writer is done within milliseconds.
+ */
+export async function retryWhenBusy<Result>(run: () => Result | Promise<Result>): Promise<Result> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (error: any) {
+      const busy = typeof error?.code === 'string' && error.code.startsWith('SQLITE_BUSY')
+      if (!busy || attempt >= BUSY_ATTEMPTS) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** (attempt - 1), 50)))
+    }
+  }
 }
