@@ -85,7 +85,7 @@ export function quoteSqliteTable(table: string): string {
 
 /**
  * How often a statement that met SQLITE_BUSY is tried again, waiting 1, 2,
- * 4... ms (at most 50) in between: about half a second in all.
+ * 4... ms (at most 50) in between: about a third of a second in all.
  */
 const BUSY_ATTEMPTS = 12
 
