@@ -70,15 +70,6 @@ export class SessionCodec {
   }
 
   /**
-   * Whether stored bytes are sealed with the current (first) key already.
-   */
-  sealedWithCurrentKey(sealed: Buffer | Uint8Array): boolean {
-    return this.#keyring.sealedWithCurrentKey(
-      Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed)
-    )
-  }
-
-  /**
    * Packs one value on its own, to compare values by their stored form.
    */
   packValue(value: unknown): Buffer {

@@ -82,17 +82,16 @@ export class SessionKeyring {
     const ciphertext = sealed.subarray(HEADER_LENGTH)
 
     // the key named by the fingerprint first; the others too, as a fingerprint can collide
-    const ordered = [...this.#keys].sort(
-      (a, b) =>
-        Number(!a.fingerprint.equals(fingerprint)) - Number(!b.fingerprint.equals(fingerprint))
-    )
-    for (const { key } of ordered) {
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_LENGTH })
-        decipher.setAAD(aad)
-        decipher.setAuthTag(tag)
-        return Buffer.concat([decipher.update(ciphertext), decipher.final()])
-      } catch {}
+    for (const named of [true, false]) {
+      for (const { key, fingerprint: own } of this.#keys) {
+        if (own.equals(fingerprint) !== named) continue
+        try {
+          const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_LENGTH })
+          decipher.setAAD(aad)
+          decipher.setAuthTag(tag)
+          return Buffer.concat([decipher.update(ciphertext), decipher.final()])
+        } catch {}
+      }
     }
     return null
   }
