@@ -107,29 +107,25 @@ for (const dialect of enabledDialects()) {
       await t.app.client().get()
       const [row] = await t.db.from(t.table).select('id', 'data')
 
-      const rotated = await createTestApp(dialect, { keyring: makeKeyring([APP_KEYS.current]) })
-      cleanup(() => rotated.cleanup())
-      await rotated.db.table(rotated.table).insert({
-        ...row,
-        version: 0,
-        created_at: new Date(rotated.clock.now()),
-        updated_at: new Date(rotated.clock.now()),
-        expires_at: new Date(rotated.clock.now() + 3_600_000),
-      })
-      const store = rotated.app.collection()
-      assert.isNull(await store.get(row.id))
+      // the row as an app with other keys finds it in its table
+      const appWith = async (keys: string[]) => {
+        const other = await createTestApp(dialect, { keyring: makeKeyring(keys) })
+        cleanup(() => other.cleanup())
+        const now = other.clock.now()
+        await other.db.table(other.table).insert({
+          ...row,
+          version: 0,
+          created_at: new Date(now),
+          updated_at: new Date(now),
+          expires_at: new Date(now + 3_600_000),
+        })
+        return other
+      }
 
-      const stillReadable = await createTestApp(dialect, {
-        keyring: makeKeyring([APP_KEYS.current, APP_KEYS.previous]),
-      })
-      cleanup(() => stillReadable.cleanup())
-      await stillReadable.db.table(stillReadable.table).insert({
-        ...row,
-        version: 0,
-        created_at: new Date(stillReadable.clock.now()),
-        updated_at: new Date(stillReadable.clock.now()),
-        expires_at: new Date(stillReadable.clock.now() + 3_600_000),
-      })
+      const rotated = await appWith([APP_KEYS.current])
+      assert.isNull(await rotated.app.collection().get(row.id))
+
+      const stillReadable = await appWith([APP_KEYS.current, APP_KEYS.previous])
       assert.deepEqual(await stillReadable.app.collection().get(row.id), { user: 1 })
     })
 
