@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { configProvider } from '@adonisjs/core'
 import string from '@adonisjs/core/helpers/string'
 import type { ApplicationService, EmitterService } from '@adonisjs/core/types'
@@ -27,6 +28,13 @@ const DEFAULT_USER_KEY = 'auth_web'
  * The `user_agent` column's width.
  */
 const USER_AGENT_LENGTH = 512
+
+/**
+ * The `ip_address` column's width: the longest textual IPv6 address
+ * (`ffff:...:255.255.255.255`). Longer ones carry a zone id (`fe80::1%eth0`)
+ * that `net.isIP` accepts at any length.
+ */
+const IP_ADDRESS_LENGTH = 45
 
 /**
  * The cookie's expiry moves forward on every response, the stored one only
@@ -225,10 +233,19 @@ function clientMetadata(
   allowed: ResolvedStoredSessionConfig['metadata']
 ): ClientMetadata {
   return {
-    // a socket that already closed has no remote address
-    ipAddress: allowed.ipAddress ? (ctx.request.ip() ?? null) : null,
+    ipAddress: allowed.ipAddress ? storableIp(ctx.request.ip()) : null,
     userAgent: allowed.userAgent
       ? (ctx.request.header('user-agent')?.slice(0, USER_AGENT_LENGTH) ?? null)
       : null,
   }
+}
+
+/**
+ * The client's IP when it is one, else null: behind a trusted proxy it is
+ * whatever X-Forwarded-For says, and a value that does not fit the column
+ * must not fail every write of the session. A socket that already closed
+ * has no remote address at all.
+ */
+function storableIp(ip: string | undefined): string | null {
+  return ip && ip.length <= IP_ADDRESS_LENGTH && isIP(ip) ? ip : null
 }

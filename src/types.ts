@@ -45,7 +45,9 @@ export interface StoredSessionConfig {
   /**
    * What the row records about the client, each switchable off for
    * privacy (then nothing is stored). Both default to true. The IP is
-   * `ctx.request.ip()`, so the app's trusted proxy settings apply; the
+   * `ctx.request.ip()`, so the app's trusted proxy settings apply, and is
+   * recorded only when it is a valid IP address (`net.isIP`, at most 45
+   * characters), null otherwise (a forged X-Forwarded-For); the
    * user agent is truncated to the column's 512 characters. Recorded on
    * writes and touches only: a new IP alone never causes a write.
    */
