@@ -276,11 +276,18 @@ export class MaintenanceQueries {
     try {
       switch (this.dialect) {
         case 'pg': {
+          // ?::regclass folds an unquoted name to lower case: quote each part,
+          // as knex quoted them when it created the table
+          const quoted = this.#table
+            .split('.')
+            .map((part) => `"${part}"`)
+            .join('.')
           const result = await this.#knex.raw(
-            'select pg_total_relation_size(?::regclass) as size',
-            [this.#table]
+            'select pg_total_relation_size(to_regclass(?)) as size',
+            [quoted]
           )
-          return Number(result.rows[0].size)
+          const size = result.rows[0].size
+          return size === null ? null : Number(size)
         }
         case 'mysql': {
           const [schema, name] = this.#table.includes('.')

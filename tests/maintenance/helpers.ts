@@ -14,9 +14,14 @@ import { DAY, FakeClock, TestApp, makeKeyring, setupDatabase, uniqueTable } from
  */
 export async function setupStore(
   dialect: Dialect,
-  options: { clock?: FakeClock; keyring?: SessionKeyring; config?: StoredSessionConfig } = {}
+  options: {
+    clock?: FakeClock
+    keyring?: SessionKeyring
+    config?: StoredSessionConfig
+    table?: string
+  } = {}
 ) {
-  const table = uniqueTable()
+  const table = options.table ?? uniqueTable()
   const { app, db, emitter } = await setupDatabase(dialect, table)
   const clock = options.clock ?? new FakeClock()
   const storeFor = (keyring: SessionKeyring) =>

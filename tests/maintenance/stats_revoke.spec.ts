@@ -1,6 +1,8 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from '../helpers/dialects.ts'
-import { DAY, HOUR } from '../helpers/app.ts'
+import { DAY, HOUR, makeKeyring } from '../helpers/app.ts'
+import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
+import { contextOf } from '../../src/store_context.ts'
 import { sessionStats } from '../../src/maintenance/stats.ts'
 import { revokeAllSessions, revokeUserSessions } from '../../src/maintenance/revoke.ts'
 import { bodyOf, rowId, setupStore } from './helpers.ts'
@@ -39,6 +41,49 @@ for (const dialect of enabledDialects()) {
       })
       // better-sqlite3 is built with dbstat, so every dialect here can tell
       assert.isAbove(stats.tableBytes!, 0)
+    })
+
+    test('sizes a table whose name has capitals, schema-qualified too', async ({
+      assert,
+      cleanup,
+    }) => {
+      const table = `Stored_Sessions_${process.pid}`
+      const t = await setupStore(dialect, { table })
+      cleanup(() => t.cleanup())
+      await t.seed(
+        Array.from({ length: 50 }, (_, n) => ({
+          id: rowId('a', n),
+          data: Buffer.alloc(2000, 7),
+          expiresIn: HOUR,
+        }))
+      )
+      // the same table named with its schema (SQLite has only `main`, which knex cannot index)
+      const schema = { sqlite: null, pg: 'public', mysql: 'test' }[dialect.name]
+      const qualified = schema
+        ? contextOf(
+            createStoredSessionFactory(resolveConfig({ table: `${schema}.${table}` }), {
+              db: t.db,
+              emitter: t.emitter,
+              keyring: makeKeyring(),
+              clock: t.clock.now,
+            })
+          )!
+        : t.context
+
+      const stats = await sessionStats(t.context)
+      const qualifiedStats = await sessionStats(qualified)
+
+      assert.equal(stats.total, 50)
+      assert.isAbove(stats.tableBytes!, 0)
+      assert.equal(qualifiedStats.total, 50)
+      assert.equal(qualifiedStats.tableBytes, stats.tableBytes)
+      if (dialect.name === 'pg') {
+        // the very table, not whatever its lower-cased name resolves to
+        const result = await t.db.rawQuery('select pg_total_relation_size(?::regclass) as size', [
+          `"${table}"`,
+        ])
+        assert.equal(stats.tableBytes, Number(result.rows[0].size))
+      }
     })
 
     test('an empty table reports zeros', async ({ assert, cleanup }) => {
