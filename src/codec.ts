@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr'
 import type { SessionData } from '@adonisjs/session/types'
 import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from './errors.ts'
-import { findUnstorable } from './storable.ts'
+import { checkStorable } from './storable.ts'
 import type { SessionKeyring } from './keyring.ts'
 
 /**
@@ -25,8 +25,15 @@ export class SessionCodec {
    * storable.ts) or is over the size limit.
    */
   pack(values: SessionData): Buffer {
-    const unstorable = findUnstorable(values)
+    const { unstorable, packedValues, largestKey } = checkStorable(values)
     if (unstorable) throw new E_SESSION_UNSERIALIZABLE([unstorable.key, unstorable.reason])
+    // Every value packs into a byte at least. Past the limit by that count
+    // alone, packing (which copies a shared sub-object once per reference,
+    // so may never finish) is not even tried; the size reported is that
+    // lower bound.
+    if (packedValues > this.#maxPayloadSize) {
+      throw new E_SESSION_OVERFLOW([packedValues, this.#maxPayloadSize, largestKey])
+    }
 
     let packed: Buffer
     try {

@@ -31,19 +31,74 @@ export interface Unstorable {
   reason: string
 }
 
+export interface StorableCheck {
+  /** The first value that would not survive a round trip; null when all do. */
+  unstorable: Unstorable | null
+  /**
+   * How many values MessagePack will write, counting a sub-object once per
+   * reference to it (it packs shared objects as copies). Each takes at
+   * least a byte, so this is a lower bound of the packed size that costs
+   * nothing to compute, where packing may not finish.
+   */
+  packedValues: number
+  /** The top-level key with the most packed values. */
+  largestKey: string
+}
+
+/**
+ * What a checked object contributes: how many levels of objects it holds
+ * (itself included) and how many values it packs into.
+ */
+interface Shape {
+  height: number
+  packedValues: number
+}
+
+/**
+ * One check's state. Objects already checked are remembered with their
+ * shape, so an object shared by many paths is walked once: the check is
+ * linear in the number of distinct objects, not in the number of paths.
+ */
+interface Walk {
+  checked: Map<object, Shape>
+  ancestors: Set<object>
+}
+
+const PRIMITIVE: Shape = { height: 0, packedValues: 1 }
+const OPAQUE_OBJECT: Shape = { height: 1, packedValues: 1 }
+
 /**
  * The first value of a session that would not survive a round trip, or
  * null when all of them do.
  */
 export function findUnstorable(values: SessionData): Unstorable | null {
+  return checkStorable(values).unstorable
+}
+
+/**
+ * Checks every value of a session and measures how much it packs into.
+ */
+export function checkStorable(values: SessionData): StorableCheck {
+  const result: StorableCheck = { unstorable: null, packedValues: 1, largestKey: '' }
   if (Object.getOwnPropertySymbols(values).length) {
-    return { key: '(symbol)', reason: 'a symbol key' }
+    result.unstorable = { key: '(symbol)', reason: 'a symbol key' }
+    return result
   }
+  const walk: Walk = { checked: new Map(), ancestors: new Set() }
+  let largest = -1
   for (const key of Object.keys(values)) {
-    const reason = keyProblem(key) ?? valueProblem(values[key], 1, [])
-    if (reason) return { key: key.isWellFormed() ? key : '(malformed key)', reason }
+    const shape = keyProblem(key) ?? inspect(values[key], 1, walk)
+    if (typeof shape === 'string') {
+      result.unstorable = { key: key.isWellFormed() ? key : '(malformed key)', reason: shape }
+      return result
+    }
+    result.packedValues += 1 + shape.packedValues
+    if (shape.packedValues > largest) {
+      largest = shape.packedValues
+      result.largestKey = key
+    }
   }
-  return null
+  return result
 }
 
 function keyProblem(key: string): string | null {
@@ -51,62 +106,81 @@ function keyProblem(key: string): string | null {
   return key.isWellFormed() ? null : 'a key with unpaired surrogates'
 }
 
-function valueProblem(value: unknown, depth: number, ancestors: object[]): string | null {
+/**
+ * The value's shape, or what makes it unstorable.
+ */
+function inspect(value: unknown, depth: number, walk: Walk): Shape | string {
   switch (typeof value) {
     case 'undefined':
     case 'boolean':
     case 'number':
-      return null
+      return PRIMITIVE
     case 'string':
-      return value.isWellFormed() ? null : 'a string with unpaired surrogates'
+      return value.isWellFormed() ? PRIMITIVE : 'a string with unpaired surrogates'
     case 'bigint':
-      return value >= INT64_MIN && value <= UINT64_MAX ? null : 'a BigInt beyond 64 bits'
+      return value >= INT64_MIN && value <= UINT64_MAX ? PRIMITIVE : 'a BigInt beyond 64 bits'
     case 'function':
       return 'a function'
     case 'symbol':
       return 'a symbol'
   }
-  if (value === null) return null
+  if (value === null) return PRIMITIVE
 
   const object = value as object
-  if (depth > MAX_DEPTH) return `values nested deeper than ${MAX_DEPTH} levels`
-  if (ancestors.includes(object)) return 'a circular reference'
+  if (depth > MAX_DEPTH) return TOO_DEEP
+  if (walk.ancestors.has(object)) return 'a circular reference'
+  const checked = walk.checked.get(object)
+  if (checked) return depth + checked.height - 1 > MAX_DEPTH ? TOO_DEEP : checked
 
   const proto = Object.getPrototypeOf(object)
   if (proto === Date.prototype || proto === Buffer.prototype || proto === Uint8Array.prototype) {
-    return null
+    return OPAQUE_OBJECT
   }
-  if (proto === Array.prototype) return arrayProblem(object as unknown[], depth, ancestors)
-  if (proto === Object.prototype || proto === null) {
-    return objectProblem(object as Record<string, unknown>, depth, ancestors)
+  let shape: Shape | string
+  if (proto === Array.prototype) {
+    shape = inspectArray(object as unknown[], depth, walk)
+  } else if (proto === Object.prototype || proto === null) {
+    shape = inspectObject(object as Record<string, unknown>, depth, walk)
+  } else {
+    return `${describe(object)}, not a plain object`
   }
-  return `${describe(object)}, not a plain object`
+  if (typeof shape !== 'string') walk.checked.set(object, shape)
+  return shape
 }
 
-function arrayProblem(array: unknown[], depth: number, ancestors: object[]): string | null {
-  ancestors.push(array)
+const TOO_DEEP = `values nested deeper than ${MAX_DEPTH} levels`
+
+function inspectArray(array: unknown[], depth: number, walk: Walk): Shape | string {
+  walk.ancestors.add(array)
+  const shape = { height: 1, packedValues: 1 }
   for (let index = 0; index < array.length; index++) {
     if (!Object.hasOwn(array, index)) return 'a sparse array'
-    const problem = valueProblem(array[index], depth + 1, ancestors)
-    if (problem) return problem
+    const item = inspect(array[index], depth + 1, walk)
+    if (typeof item === 'string') return item
+    add(shape, item)
   }
-  ancestors.pop()
-  return null
+  walk.ancestors.delete(array)
+  return shape
 }
 
-function objectProblem(
-  object: Record<string, unknown>,
-  depth: number,
-  ancestors: object[]
-): string | null {
+function inspectObject(object: Record<string, unknown>, depth: number, walk: Walk): Shape | string {
   if (Object.getOwnPropertySymbols(object).length) return 'an object with a symbol key'
-  ancestors.push(object)
+  walk.ancestors.add(object)
+  const shape = { height: 1, packedValues: 1 }
   for (const key of Object.keys(object)) {
-    const problem = keyProblem(key) ?? valueProblem(object[key], depth + 1, ancestors)
-    if (problem) return problem
+    const item = keyProblem(key) ?? inspect(object[key], depth + 1, walk)
+    if (typeof item === 'string') return item
+    // the key is a value of its own
+    shape.packedValues += 1
+    add(shape, item)
   }
-  ancestors.pop()
-  return null
+  walk.ancestors.delete(object)
+  return shape
+}
+
+function add(shape: Shape, item: Shape) {
+  shape.height = Math.max(shape.height, item.height + 1)
+  shape.packedValues += item.packedValues
 }
 
 /**
