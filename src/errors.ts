@@ -59,8 +59,25 @@ export class E_SESSION_STORE_UNAVAILABLE extends Exception {
   static status = 503
   static code = 'E_SESSION_STORE_UNAVAILABLE'
 
-  /** What the store was doing; set by the failsafe once it knows. */
-  operation?: 'read' | 'write' | 'touch' | 'destroy' | 'tag' | 'untag' | 'tagged'
+  /**
+   * What failed: a request's session operation (set by the failsafe once it
+   * knows), or the `StoredSessions` / maintenance service that ran the
+   * statement.
+   */
+  operation?:
+    | 'read'
+    | 'write'
+    | 'touch'
+    | 'destroy'
+    | 'tag'
+    | 'untag'
+    | 'tagged'
+    | 'devices'
+    | 'revoke'
+    | 'trim'
+    | 'rotate'
+    | 'stats'
+    | 'import'
 
   constructor(
     readonly reason: 'connection' | 'timeout' | 'query',

@@ -26,7 +26,7 @@ import type { OnErrorPolicy } from './types.ts'
  *   leaves the row as it was or fully written, never half of it.
  */
 
-type Operation = NonNullable<E_SESSION_STORE_UNAVAILABLE['operation']>
+export type Operation = NonNullable<E_SESSION_STORE_UNAVAILABLE['operation']>
 type Reason = E_SESSION_STORE_UNAVAILABLE['reason']
 
 /**
@@ -83,10 +83,34 @@ const SAFE_CODE = /^[A-Za-z0-9_]{1,64}$/
 /**
  * The typed error for anything a database statement threw.
  */
-export function toStoreUnavailable(error: unknown): E_SESSION_STORE_UNAVAILABLE {
-  if (error instanceof E_SESSION_STORE_UNAVAILABLE) return error
+export function toStoreUnavailable(
+  error: unknown,
+  operation?: Operation
+): E_SESSION_STORE_UNAVAILABLE {
+  if (error instanceof E_SESSION_STORE_UNAVAILABLE) {
+    error.operation ??= operation
+    return error
+  }
   const code = driverCodeOf(error)
-  return new E_SESSION_STORE_UNAVAILABLE(reasonOf(error, code), code, { cause: error })
+  const typed = new E_SESSION_STORE_UNAVAILABLE(reasonOf(error, code), code, { cause: error })
+  typed.operation = operation
+  return typed
+}
+
+/**
+ * Runs statements outside a repository (the import's source table, the
+ * auth guard's remember-me tokens) under the same rule: whatever they
+ * throw becomes E_SESSION_STORE_UNAVAILABLE.
+ */
+export async function guardStatements<Result>(
+  operation: Operation,
+  statements: () => Promise<Result>
+): Promise<Result> {
+  try {
+    return await statements()
+  } catch (error) {
+    throw toStoreUnavailable(error, operation)
+  }
 }
 
 function driverCodeOf(error: any): string | undefined {
@@ -109,8 +133,13 @@ function reasonOf(error: any, code: string | undefined): Reason {
  * The repository as the store sees it: the same methods, each rejecting
  * with E_SESSION_STORE_UNAVAILABLE instead of the driver's error. A proxy,
  * so statements added to the repository are covered without a list here.
+ * Maintenance services and `StoredSessions` wrap their statements the same
+ * way, naming themselves as the `operation`.
  */
-export function guardRepository<Repository extends object>(repository: Repository): Repository {
+export function guardRepository<Repository extends object>(
+  repository: Repository,
+  operation?: Operation
+): Repository {
   return new Proxy(repository, {
     get(target, property) {
       const value = Reflect.get(target, property, target)
@@ -120,11 +149,11 @@ export function guardRepository<Repository extends object>(repository: Repositor
         try {
           result = value.apply(target, args)
         } catch (error) {
-          throw toStoreUnavailable(error)
+          throw toStoreUnavailable(error, operation)
         }
         return result instanceof Promise
           ? result.catch((error) => {
-              throw toStoreUnavailable(error)
+              throw toStoreUnavailable(error, operation)
             })
           : result
       }

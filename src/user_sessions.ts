@@ -4,6 +4,7 @@ import { hashSessionId, isValidSessionId } from './session_id.ts'
 import type { StoredSessionContext } from './store_context.ts'
 import type { SessionDevice } from './types.ts'
 import { revokeUserSessions } from './maintenance/revoke.ts'
+import { guardRepository } from './failsafe.ts'
 
 /**
  * A handle is derived from the stored hash under its own label: stable for
@@ -39,9 +40,11 @@ export class StoredSessions {
   async devices(userId: string | number, currentSessionId?: string): Promise<SessionDevice[]> {
     const currentHash = this.#hashOf(currentSessionId)
     const now = this.#context.clock()
-    const rows = await this.#context
-      .repository()
-      .findByUser(String(userId), new Date(now), new Date(now - this.#context.config.maxLifetime))
+    const rows = await guardRepository(this.#context.repository(), 'devices').findByUser(
+      String(userId),
+      new Date(now),
+      new Date(now - this.#context.config.maxLifetime)
+    )
 
     return rows.map((row) => ({
       handle: handleOf(row.id),
@@ -60,7 +63,7 @@ export class StoredSessions {
    */
   async revoke(userId: string | number, handle: string): Promise<boolean> {
     const user = String(userId)
-    const repository = this.#context.repository()
+    const repository = guardRepository(this.#context.repository(), 'revoke')
     // expired sessions too: revoking one the user still sees listed must work
     const rows = await repository.findByUser(user, new Date(0), new Date(0))
     const row = rows.find((candidate) => handleOf(candidate.id) === handle)
@@ -78,7 +81,10 @@ export class StoredSessions {
   async revokeOthers(userId: string | number, currentSessionId: string): Promise<number> {
     const currentHash = this.#hashOf(currentSessionId)
     const user = String(userId)
-    const count = await this.#context.repository().deleteOthersForUser(user, currentHash)
+    const count = await guardRepository(this.#context.repository(), 'revoke').deleteOthersForUser(
+      user,
+      currentHash
+    )
     this.#emit(user, 'others', count)
     return count
   }

@@ -5,6 +5,7 @@ import { toMillis } from '../repository.ts'
 import { hashSessionId, isValidSessionId } from '../session_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
 import { assertBatchSize } from './options.ts'
+import { guardRepository, guardStatements } from '../failsafe.ts'
 import { MaintenanceQueries } from './queries.ts'
 
 /**
@@ -62,7 +63,7 @@ export async function importDatabaseSessions(
   }
   const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_IMPORT_BATCH_SIZE)
   const knex = context.db.connection(options.connection ?? context.connectionName).getWriteClient()
-  const queries = MaintenanceQueries.for(context)
+  const queries = MaintenanceQueries.for(context, 'import')
   const { codec } = context
   const started = performance.now()
   const summary: ImportSummary = {
@@ -82,7 +83,8 @@ export async function importDatabaseSessions(
       .orderBy('id')
       .limit(batchSize)
     if (afterId !== null) query.where('id', '>', afterId)
-    const rows: Array<Record<string, unknown>> = await query
+    // the cursor is a raw session id: the driver's error must not reach anyone
+    const rows: Array<Record<string, unknown>> = await guardStatements('import', async () => query)
     if (!rows.length) break
     afterId = String(rows[rows.length - 1].id)
 
@@ -133,7 +135,7 @@ async function copy(
 ): Promise<'copied' | 'refreshed' | 'skipped'> {
   const { codec } = context
   const data = codec.seal(session.packed, session.hash)
-  const inserted = await context.repository().insert({
+  const inserted = await guardRepository(context.repository(), 'import').insert({
     id: session.hash,
     data,
     // 0 marks a row this store copied and has not written since: the store
@@ -145,7 +147,7 @@ async function copy(
   })
   if (inserted) return 'copied'
 
-  const ours = await context.repository().find(session.hash)
+  const ours = await guardRepository(context.repository(), 'import').find(session.hash)
   if (!ours || ours.version !== 0) return 'skipped'
   const unchanged =
     codec.open(ours.data, ours.id)?.equals(session.packed) && ours.userId === session.userId

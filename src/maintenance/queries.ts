@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
+import { guardRepository, type Operation } from '../failsafe.ts'
 
 type Dialect = ReturnType<typeof dialectOf>
 
@@ -89,10 +90,21 @@ export class MaintenanceQueries {
     this.dialect = dialectOf(knex)
   }
 
-  static for(context: Pick<StoredSessionContext, 'db' | 'connectionName' | 'config'>) {
-    return new MaintenanceQueries(
-      context.db.connection(context.connectionName).getWriteClient(),
-      context.config.table
+  /**
+   * The statements of one service, each rejecting with
+   * E_SESSION_STORE_UNAVAILABLE (naming `operation`) instead of the
+   * driver's error, which quotes the SQL and its bindings.
+   */
+  static for(
+    context: Pick<StoredSessionContext, 'db' | 'connectionName' | 'config'>,
+    operation: Operation
+  ) {
+    return guardRepository(
+      new MaintenanceQueries(
+        context.db.connection(context.connectionName).getWriteClient(),
+        context.config.table
+      ),
+      operation
     )
   }
 

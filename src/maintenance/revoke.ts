@@ -55,7 +55,7 @@ async function revoke(
   const started = performance.now()
   let deleted = 0
   let batches = 0
-  await deleteAll(MaintenanceQueries.for(context), filter, batchSize, (batchDeleted) => {
+  await deleteAll(MaintenanceQueries.for(context, 'revoke'), filter, batchSize, (batchDeleted) => {
     deleted += batchDeleted
     batches++
     options.onProgress?.({ deleted, batches })

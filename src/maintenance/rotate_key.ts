@@ -60,7 +60,7 @@ export class KeyRotation {
 
   constructor(context: StoredSessionContext, options: RotateKeyOptions = {}) {
     this.#context = context
-    this.#queries = MaintenanceQueries.for(context)
+    this.#queries = MaintenanceQueries.for(context, 'rotate')
     this.#batchSize = assertBatchSize(options.batchSize ?? DEFAULT_ROTATION_BATCH_SIZE)
     this.#purge = options.purgeUnreadable ?? false
   }

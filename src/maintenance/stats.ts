@@ -23,7 +23,7 @@ export interface SessionStats {
  * for a trim, how many users, how large payloads are.
  */
 export async function sessionStats(context: StoredSessionContext): Promise<SessionStats> {
-  const queries = MaintenanceQueries.for(context)
+  const queries = MaintenanceQueries.for(context, 'stats')
   const now = context.clock()
   const counts = await queries.stats(new Date(now), new Date(now - context.config.maxLifetime))
   const p95 = counts.total ? await queries.payloadSizeAt(Math.ceil(counts.total * 0.95) - 1) : 0

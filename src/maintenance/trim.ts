@@ -39,7 +39,7 @@ export async function trimSessions(
   options: TrimOptions = {}
 ): Promise<TrimSummary> {
   const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_TRIM_BATCH_SIZE)
-  const queries = MaintenanceQueries.for(context)
+  const queries = MaintenanceQueries.for(context, 'trim')
   const started = performance.now()
   const now = context.clock()
   const createdBefore = new Date(now - context.config.maxLifetime)

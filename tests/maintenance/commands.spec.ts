@@ -71,7 +71,7 @@ for (const dialect of enabledDialects()) {
       assert.containsSubset(jsonOf(json), { dryRun: false, deleted: 0, batches: 0 })
     })
 
-    test('a failing command exits non-zero with the reason', async ({ cleanup, fs }) => {
+    test('a failing command exits non-zero with the reason', async ({ assert, cleanup, fs }) => {
       const t = await setupStore(dialect)
       cleanup(() => t.cleanup())
       const ace = await aceWith(fs.baseUrl, t.context)
@@ -85,6 +85,13 @@ for (const dialect of enabledDialects()) {
       const stats = await ace.create(SessionsStats, [])
       await stats.exec()
       stats.assertFailed()
+      stats.assertLogMatches(
+        /\[E_SESSION_STORE_UNAVAILABLE\] Session store is unavailable: the database rejected a statement/,
+        'stderr'
+      )
+      const printed = JSON.stringify(stats.logger.getLogs())
+      assert.notInclude(printed, t.table)
+      assert.notMatch(printed, /select/i)
     })
 
     test('sessions:rotate-key re-seals rows and reports unreadable ones', async ({
