@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { configProvider } from '@adonisjs/core'
 import string from '@adonisjs/core/helpers/string'
 import type { ApplicationService, EmitterService } from '@adonisjs/core/types'
+import type { Logger } from '@adonisjs/core/logger'
 import type { Database } from '@adonisjs/lucid/database'
 import type {} from '@adonisjs/lucid/database_provider'
 import type { SessionStoreFactory } from '@adonisjs/session/types'
@@ -122,6 +123,8 @@ export interface StoredSessionServices {
   /** The app's keys for sessions: the first seals, any opens. */
   keyring: SessionKeyring
   emitter: EmitterService | null
+  /** Where a failing event listener is reported; a process warning without one. */
+  logger?: Logger | null
   clock?: () => number
 }
 
@@ -141,7 +144,7 @@ export function createStoredSessionFactory(
   }
 
   const codec = new SessionCodec(services.keyring, config.maxPayloadSize)
-  const events = new SessionEvents(services.emitter)
+  const events = new SessionEvents(services.emitter, services.logger ?? null)
   const clock = services.clock ?? Date.now
   const ttlCache = new Map<string | number, number>()
   const context: StoredSessionContext = {
@@ -194,7 +197,8 @@ export function storedSession(config: StoredSessionConfig = {}) {
     const db = await app.container.make('lucid.db')
     const keyring = new SessionKeyring(await appKeys(app, resolved.encryption))
     const emitter = await app.container.make('emitter')
-    const factory = createStoredSessionFactory(resolved, { db, keyring, emitter })
+    const logger = await app.container.make('logger')
+    const factory = createStoredSessionFactory(resolved, { db, keyring, emitter, logger })
 
     // Application queries through the model see the table this store uses.
     const { StoredSession } = await import('./models/stored_session.ts')

@@ -11,6 +11,7 @@ import { Encryption } from '@adonisjs/core/encryption'
 import { AES256GCM } from '@adonisjs/core/encryption/drivers/aes_256_gcm'
 import type { HttpContext } from '@adonisjs/core/http'
 import type { EmitterService } from '@adonisjs/core/types'
+import type { Logger } from '@adonisjs/core/logger'
 import { Database } from '@adonisjs/lucid/database'
 import type { BaseSchema } from '@adonisjs/lucid/schema'
 import type { ConnectionConfig } from '@adonisjs/lucid/types/database'
@@ -110,6 +111,8 @@ export interface TestAppOptions {
   clock?: FakeClock
   age?: string | number
   table?: string
+  /** The app logger the store reports to (failing listeners). */
+  logger?: Logger
 }
 
 type Handler = (ctx: HttpContext) => unknown | Promise<unknown>
@@ -220,6 +223,7 @@ export async function createTestApp(dialect: Dialect, options: TestAppOptions = 
     db,
     emitter,
     keyring: options.keyring ?? makeKeyring(),
+    logger: options.logger,
     clock: clock.now,
   })
   const sessionConfig = {
