@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
 import { quoteSqliteTable, retryWhenBusy, sqliteGet, sqliteRun } from './sqlite_statements.ts'
+import { driverQuery, quoteTable } from './driver_statements.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -29,13 +30,10 @@ export class SessionRepository {
    * and MySQL lock the row until the transaction ends.
    */
   async find(hash: string, forUpdate = false): Promise<StoredSessionRow | null> {
-    if (this.dialect === 'sqlite') {
-      const row = await sqliteGet(this.#knex, sqliteFindSql(this.#table), [hash])
-      return row ? toRow(row) : null
-    }
-    const lock = forUpdate ? ' for update' : ''
+    // SQLite has no row locks: serialized() runs one work at a time instead.
+    const lock = forUpdate && this.dialect !== 'sqlite' ? ' for update' : ''
     const rows = this.#rows(
-      await this.#raw(
+      await this.#hot(
         `select id, data, version, user_id, created_at, updated_at, expires_at from ?? where id = ?${lock}`,
         [this.#table, hash]
       )
@@ -75,7 +73,7 @@ export class SessionRepository {
     // inserts run inside `serialized()` too: there, let the statement skip.
     const skipDuplicate = this.dialect === 'pg' ? ' on conflict (id) do nothing' : ''
     try {
-      const result = await this.#raw(
+      const result = await this.#hot(
         `insert into ?? (id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)${skipDuplicate}`,
         [
           this.#table,
@@ -121,7 +119,7 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, changes.meta)
     bindings.push(hash, version)
     const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
-    return this.#affected(await this.#hotWrite(sql, bindings)) > 0
+    return this.#affected(await this.#hot(sql, bindings)) > 0
   }
 
   /**
@@ -152,7 +150,7 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, row.meta)
     bindings.push(hash, version)
     const sql = `update ?? set ${sets.join(', ')} where id = ? and version = ?`
-    return this.#affected(await this.#raw(sql, bindings)) > 0
+    return this.#affected(await this.#hot(sql, bindings)) > 0
   }
 
   /**
@@ -165,18 +163,24 @@ export class SessionRepository {
     this.#setMetadata(sets, bindings, meta)
     bindings.push(hash)
     const sql = `update ?? set ${sets.join(', ')} where id = ?`
-    return this.#affected(await this.#hotWrite(sql, bindings)) > 0
+    return this.#affected(await this.#hot(sql, bindings)) > 0
   }
 
   /**
-   * Runs one of the UPDATEs a request makes (write, touch); the table is
-   * the first binding (`??`). On SQLite it runs from a prepared statement,
-   * like the read (see sqlite_statements.ts).
+   * Runs one of the statements a request makes (find, insert, update,
+   * touch); the table is the first binding (`??`). They skip knex's query
+   * machinery: prepared statements on the driver's own connection, taken
+   * from knex's pool (see sqlite_statements.ts and driver_statements.ts).
    */
-  #hotWrite(sql: string, bindings: Knex.RawBinding[]): Promise<unknown> {
-    if (this.dialect !== 'sqlite') return this.#raw(sql, bindings)
-    const [, ...values] = bindings
-    return sqliteRun(this.#knex, sql.replace('??', quoteSqliteTable(this.#table)), values)
+  #hot(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
+    const [table, ...values] = bindings as [string, ...unknown[]]
+    const text = hotSql(this.dialect, table, sql)
+    if (this.dialect === 'sqlite') {
+      return sql.startsWith('select')
+        ? sqliteGet(this.#knex, text, values).then((row) => (row ? [row] : []))
+        : sqliteRun(this.#knex, text, values)
+    }
+    return driverQuery(this.#knex, this.dialect, text, values)
   }
 
   #setMetadata(sets: string[], bindings: Knex.RawBinding[], meta: ClientMetadata | undefined) {
@@ -256,17 +260,19 @@ export class SessionRepository {
 }
 
 /**
- * The read every request makes, as SQLite runs it from a prepared
- * statement (see sqlite_statements.ts); built once per table.
+ * A hot statement's text with its table quoted in place of `??`, built once
+ * per dialect, table and statement shape.
  */
-const sqliteFindStatements = new Map<string, string>()
-function sqliteFindSql(table: string): string {
-  let sql = sqliteFindStatements.get(table)
-  if (!sql) {
-    sql = `select id, data, version, user_id, created_at, updated_at, expires_at from ${quoteSqliteTable(table)} where id = ?`
-    sqliteFindStatements.set(table, sql)
+const hotStatements = new Map<string, string>()
+function hotSql(dialect: Dialect, table: string, sql: string): string {
+  const key = `${dialect} ${table} ${sql}`
+  let text = hotStatements.get(key)
+  if (text === undefined) {
+    const quoted = dialect === 'sqlite' ? quoteSqliteTable(table) : quoteTable(dialect, table)
+    text = sql.replace('??', quoted)
+    hotStatements.set(key, text)
   }
-  return sql
+  return text
 }
 
 /**
