@@ -42,6 +42,32 @@ export const E_SESSION_WRITE_CONFLICT = createError<[attempts: number]>(
 )
 
 /**
+ * What E_SESSION_STORE_UNAVAILABLE keeps, as its `cause`, of the error a
+ * database driver threw: its class name (as `name`), `code`, `errno` and
+ * SQLSTATE, and the stack frames where it was thrown. Not its message, nor
+ * fields such as pg's `detail` or mysql2's `sql`: knex prefixes the
+ * message with the statement and its bindings interpolated (the hashed id,
+ * the sealed payload, the IP, the user agent), which an app logging
+ * `{ err }` would print.
+ */
+export class StoreDriverError extends Error {
+  constructor(
+    name: string,
+    readonly code: string | undefined,
+    readonly errno: number | undefined,
+    readonly sqlState: string | undefined,
+    frames: string
+  ) {
+    const detail = [code, sqlState && sqlState !== code ? `SQLSTATE ${sqlState}` : undefined]
+    super(
+      `${detail.filter(Boolean).join(', ') || 'no code'}; driver message withheld, as it quotes the statement with its bindings`
+    )
+    this.name = name
+    this.stack = `${name}: ${this.message}${frames}`
+  }
+}
+
+/**
  * What a 503 tells clients to wait before retrying: about what a pool takes
  * to reconnect after a database restart or failover.
  */
@@ -50,9 +76,9 @@ const RETRY_AFTER_SECONDS = 5
 /**
  * The sessions database failed while serving a session (connection refused
  * or lost, pool or statement timeout, a statement it rejected). Rendered as
- * a 503 carrying only this message: the driver's error stays on `cause` for
- * code that catches it, and is neither rendered nor logged, since it may
- * hold SQL with the hashed id and the encrypted payload as bindings.
+ * a 503 carrying only this message. What is safe of the driver's error
+ * (its class, code and stack frames, see StoreDriverError) stays on `cause`
+ * for code that catches it or logs it.
  */
 // eslint-disable-next-line @typescript-eslint/naming-convention -- caught by name like every E_ error
 export class E_SESSION_STORE_UNAVAILABLE extends Exception {

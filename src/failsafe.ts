@@ -4,7 +4,7 @@ import type {
   TaggedSession,
 } from '@adonisjs/session/types'
 import debug from './debug.ts'
-import { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
+import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from './errors.ts'
 import type { SessionEvents } from './events.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
 import type { OnErrorPolicy } from './types.ts'
@@ -13,8 +13,9 @@ import type { OnErrorPolicy } from './types.ts'
  * What the store does when its database fails, decided here once.
  *
  * - Every error a repository statement throws becomes
- *   E_SESSION_STORE_UNAVAILABLE (503), classified by `reason`, with the
- *   driver error as `cause` (its message may quote SQL and bindings).
+ *   E_SESSION_STORE_UNAVAILABLE (503), classified by `reason`, with what
+ *   is safe of the driver error as `cause`: its class, code and stack
+ *   frames, never its message, which quotes the SQL and its bindings.
  * - read, write, touch, tag, untag: the `onError` policy decides. `raise`
  *   answers the request with the error; `continue` lets it go on with an
  *   empty session of which nothing is saved, so a failed read can never
@@ -80,6 +81,9 @@ const TIMEOUT_MESSAGE = /timeout|timed out/i
 /** Only identifier-like codes reach messages, logs and events. */
 const SAFE_CODE = /^[A-Za-z0-9_]{1,64}$/
 
+/** mysql2's `sqlState`: five characters. */
+const SQL_STATE = /^[0-9A-Z]{5}$/
+
 /**
  * The typed error for anything a database statement threw.
  */
@@ -92,7 +96,9 @@ export function toStoreUnavailable(
     return error
   }
   const code = driverCodeOf(error)
-  const typed = new E_SESSION_STORE_UNAVAILABLE(reasonOf(error, code), code, { cause: error })
+  const typed = new E_SESSION_STORE_UNAVAILABLE(reasonOf(error, code), code, {
+    cause: driverCause(error, code),
+  })
   typed.operation = operation
   return typed
 }
@@ -111,6 +117,29 @@ export async function guardStatements<Result>(
   } catch (error) {
     throw toStoreUnavailable(error, operation)
   }
+}
+
+/**
+ * The driver error without anything that may quote the statement or its
+ * values: its message and every field but the class, codes and frames.
+ */
+function driverCause(error: any, code: string | undefined): StoreDriverError {
+  const name = error?.constructor?.name
+  const errno = error?.errno
+  const sqlState = error?.sqlState
+  const stack = typeof error?.stack === 'string' ? error.stack : ''
+  return new StoreDriverError(
+    typeof name === 'string' && SAFE_CODE.test(name) ? name : 'Error',
+    code,
+    typeof errno === 'number' ? errno : undefined,
+    typeof sqlState === 'string' && SQL_STATE.test(sqlState) ? sqlState : undefined,
+    // the frames only: the first lines repeat the message
+    stack
+      .split('\n')
+      .filter((line: string) => /^\s+at /.test(line))
+      .map((line: string) => `\n${line}`)
+      .join('')
+  )
 }
 
 function driverCodeOf(error: any): string | undefined {
