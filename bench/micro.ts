@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import mysql from 'mysql2/promise'
 import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
-import { makeKeyring, setupDatabase } from '../tests/helpers/app.ts'
+import { makeKeyring, requestStore, setupDatabase } from '../tests/helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
@@ -110,17 +110,17 @@ export async function runMicroBenchmark(): Promise<string> {
       const sessionConfig = { age: '2 hours' } as any
       const ids = Array.from({ length: SESSIONS }, () => randomUUID())
       for (const id of ids) {
-        await factory(null as any, sessionConfig).write(id, {
+        await requestStore(factory, sessionConfig).write(id, {
           user: { id: 1, name: 'bench user', roles: ['member'] },
           visits: 0,
         })
       }
 
       const storeRead = await opsPerSecond((i) =>
-        factory(null as any, sessionConfig).read(ids[i % SESSIONS])
+        requestStore(factory, sessionConfig).read(ids[i % SESSIONS])
       )
       const storeRequest = await opsPerSecond(async (i) => {
-        const store = factory(null as any, sessionConfig)
+        const store = requestStore(factory, sessionConfig)
         const id = ids[i % SESSIONS]
         const values = (await store.read(id))!
         values.visits = i

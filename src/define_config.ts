@@ -5,12 +5,13 @@ import type { ApplicationService, EmitterService } from '@adonisjs/core/types'
 import type { Logger } from '@adonisjs/core/logger'
 import type { Database } from '@adonisjs/lucid/database'
 import type {} from '@adonisjs/lucid/database_provider'
-import type { SessionStoreFactory } from '@adonisjs/session/types'
+import type { SessionConfig, SessionStoreFactory } from '@adonisjs/session/types'
 import { SessionCodec } from './codec.ts'
 import { SessionKeyring, type AppKey } from './keyring.ts'
 import { SessionEvents } from './events.ts'
 import { StoredSessionStore } from './store.ts'
 import { FailsafeStore, guardRepository } from './failsafe.ts'
+import { CollectionStore } from './collection_store.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
 import type { ClientMetadata, StoredSessionConfig } from './types.ts'
 import type { HttpContext } from '@adonisjs/core/http'
@@ -158,7 +159,7 @@ export function createStoredSessionFactory(
     repository: () => createRepositoryFor(context),
   }
 
-  const factory: SessionStoreFactory = (ctx, sessionConfig) => {
+  const storeFor = (ctx: HttpContext | null, sessionConfig: SessionConfig) => {
     let ttl = ttlCache.get(sessionConfig.age)
     if (ttl === undefined) {
       ttl = string.seconds.parse(sessionConfig.age) * 1000
@@ -178,6 +179,11 @@ export function createStoredSessionFactory(
     })
     return new FailsafeStore(store, config.onError, events)
   }
+
+  // One store per request; without a context (SessionCollection, which
+  // keeps its store for the life of the process), one per call.
+  const factory: SessionStoreFactory = (ctx, sessionConfig) =>
+    ctx ? storeFor(ctx, sessionConfig) : new CollectionStore(() => storeFor(null, sessionConfig))
   return Object.assign(factory, { [STORE_CONTEXT]: context })
 }
 

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { configProvider } from '@adonisjs/core'
 import type { ApplicationService } from '@adonisjs/core/types'
-import type { SessionData } from '@adonisjs/session/types'
+import type {
+  SessionConfig,
+  SessionData,
+  SessionStoreWithTaggingContract,
+} from '@adonisjs/session/types'
 import { createStoredSessionFactory } from './define_config.ts'
 import { resolveStoredSessionContext, type StoredSessionContext } from './store_context.ts'
 import { StoredSessions } from './user_sessions.ts'
-import type { StoredSessionStore } from './store.ts'
 
 /**
  * What the helpers need from the app besides the store: the session `age`,
@@ -78,7 +81,9 @@ export class StoredSessionTesting {
       emitter: null,
       clock: this.#context.clock,
     })
-    const store = factory(null as any, { age: this.#environment.age } as any) as StoredSessionStore
+    // Without an HTTP context: each call below runs on a store of its own.
+    const sessionConfig = { age: this.#environment.age } as SessionConfig
+    const store = factory(null as any, sessionConfig) as SessionStoreWithTaggingContract
     const sessionId = randomUUID()
     await store.write(sessionId, values)
     if (userId !== undefined && !userKey) await store.tag(sessionId, String(userId))

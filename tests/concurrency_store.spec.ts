@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import { randomUUID } from 'node:crypto'
 import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
-import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf } from '../src/store_context.ts'
 import { SessionRepository } from '../src/repository.ts'
@@ -27,9 +27,7 @@ async function setup(dialect: Dialect) {
   })
   const conflicts: StoredSessionEvents['stored_session:conflict'][] = []
   emitter.on('stored_session:conflict', (event) => void conflicts.push(event))
-  const sessionConfig = { age: '2 hours' } as any
-  // No HTTP context: what is under test is the merge, not the client metadata.
-  const request = () => factory(null as any, sessionConfig) as unknown as StoredSessionStore
+  const request = () => requestStore(factory) as unknown as StoredSessionStore
   return {
     db,
     table,

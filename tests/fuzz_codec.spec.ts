@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
-import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { anyValue, asReadBack, fuzzParameters, storableValue } from './helpers/fuzz.ts'
 import { SessionCodec } from '../src/codec.ts'
 import { MAX_DEPTH } from '../src/storable.ts'
@@ -198,7 +198,7 @@ async function setup(dialect: Dialect) {
     db,
     table,
     invalid,
-    request: () => factory(null as any, { age: '2 hours' } as any),
+    request: () => requestStore(factory),
     async row(id: string) {
       const row = await db.connection().from(table).where('id', hashSessionId(id)).first()
       return row ? { data: Buffer.from(row.data), version: Number(row.version) } : null

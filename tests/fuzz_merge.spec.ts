@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects } from './helpers/dialects.ts'
-import { FakeClock, makeKeyring, setupDatabase, uniqueTable } from './helpers/app.ts'
+import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { fuzzParameters } from './helpers/fuzz.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { SessionCodec } from '../src/codec.ts'
@@ -112,7 +112,7 @@ for (const dialect of enabledDialects()) {
         keyring: makeKeyring(),
         clock: new FakeClock().now,
       })
-      request = () => factory(null as any, { age: '2 hours' } as any)
+      request = () => requestStore(factory)
       return async () => {
         await db.connection().schema.dropTableIfExists(table)
         await db.manager.closeAll()

@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
-import { MINUTE, createTestApp } from './helpers/app.ts'
+import { MINUTE, createTestApp, requestStore } from './helpers/app.ts'
 
 /**
  * How many SQL statements a request costs, counted with a knex `query`
@@ -104,7 +104,7 @@ for (const dialect of enabledDialects()) {
     }) => {
       const id = '5e1f0c4a-58a3-4d9e-9f57-0c6f3c3f7a11'
       const factory = t.app.sessionConfig.stores.stored
-      const store = () => factory(null as any, t.app.sessionConfig)
+      const store = () => requestStore(factory, t.app.sessionConfig)
       await store().write(id, { seed: 1 })
       const first = store()
       const second = store()

@@ -55,6 +55,22 @@ export class FakeClock {
   }
 }
 
+let requestContext: HttpContext | undefined
+
+/**
+ * The store one request gets, without a server: the factory called with an
+ * HTTP context, so the store keeps what the request read until its write.
+ * Called without a context, the factory builds `SessionCollection`'s store,
+ * which keeps nothing from one call to the next.
+ */
+export function requestStore(
+  factory: SessionStoreFactory,
+  sessionConfig: { age: string | number } = { age: '2 hours' }
+) {
+  requestContext ??= new HttpContextFactory().create()
+  return factory(requestContext, sessionConfig as SessionConfig)
+}
+
 export const MINUTE = 60_000
 export const HOUR = 60 * MINUTE
 export const DAY = 24 * HOUR
