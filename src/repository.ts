@@ -155,11 +155,22 @@ export class SessionRepository {
 
   /**
    * Refreshes the idle expiry (and the client metadata, when recorded):
-   * the only write a request that changed nothing makes.
+   * the only write a request that changed nothing makes. `userId` corrects
+   * a `user_id` that disagrees with the session's signed-in user.
    */
-  async touch(hash: string, now: Date, expiresAt: Date, meta?: ClientMetadata): Promise<boolean> {
+  async touch(
+    hash: string,
+    now: Date,
+    expiresAt: Date,
+    meta?: ClientMetadata,
+    userId?: string
+  ): Promise<boolean> {
     const sets = ['updated_at = ?', 'expires_at = ?']
     const bindings: Knex.RawBinding[] = [this.#table, now, expiresAt]
+    if (userId !== undefined) {
+      sets.push('user_id = ?')
+      bindings.push(userId)
+    }
     this.#setMetadata(sets, bindings, meta)
     bindings.push(hash)
     const sql = `update ?? set ${sets.join(', ')} where id = ?`

@@ -61,8 +61,11 @@ interface Snapshot {
   packed: Buffer
   updatedAt: number
   userId: string | null
-  /** Whether the values read held `userKey`: its removal is a sign-out. */
-  hadUserKey: boolean
+  /**
+   * The `userKey` value the session holds (undefined without one): its
+   * removal is a sign-out, and `user_id` must agree with it.
+   */
+  userKeyValue: string | undefined
 }
 
 type WriteTarget =
@@ -167,7 +170,18 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async #touch(hash: string): Promise<void> {
     const now = this.#options.clock()
     const snapshot = this.#snapshotOf(hash)
-    if (snapshot && now - snapshot.updatedAt < this.#options.touchInterval) {
+    // A row whose user_id disagrees with the signed-in user (imported, or
+    // written while userKey was off) is corrected now, whatever
+    // touchInterval says: a revoke by user must find it.
+    const userId =
+      snapshot?.userKeyValue !== undefined && snapshot.userKeyValue !== snapshot.userId
+        ? snapshot.userKeyValue
+        : undefined
+    if (
+      snapshot &&
+      userId === undefined &&
+      now - snapshot.updatedAt < this.#options.touchInterval
+    ) {
       debug('touch %s: skipped, last written %dms ago', shortHash(hash), now - snapshot.updatedAt)
       return
     }
@@ -177,9 +191,11 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       hash,
       new Date(now),
       new Date(now + this.#options.ttl),
-      this.#options.client?.()
+      this.#options.client?.(),
+      userId
     )
     if (snapshot) snapshot.updatedAt = now
+    if (snapshot && userId !== undefined) snapshot.userId = userId
     debug('touch %s', shortHash(hash))
     this.#options.events.emit('stored_session:touch', () => ({
       hashedId: hash,
@@ -286,7 +302,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       packed: decoded.packed,
       updatedAt: row.updatedAt,
       userId: row.userId,
-      hadUserKey: this.#userKeyValue(decoded.values) !== undefined,
+      userKeyValue: this.#userKeyValue(decoded.values),
     }
     return decoded.values
   }
@@ -393,7 +409,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       packed: toStore,
       updatedAt: now,
       userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
-      hadUserKey: this.#userKeyValue(values) !== undefined,
+      userKeyValue: this.#userKeyValue(values),
     }
     return { created: target.kind !== 'update', bytes: sealed.length }
   }
@@ -457,7 +473,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const userId = this.#userKeyValue(values)
     if (userId !== undefined) {
       if (userId !== snapshot?.userId) this.#pendingUserIds.set(hash, userId)
-    } else if (snapshot?.hadUserKey && snapshot.userId !== null) {
+    } else if (snapshot?.userKeyValue !== undefined && snapshot.userId !== null) {
       this.#pendingUserIds.set(hash, null)
     }
   }

@@ -131,6 +131,57 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(rowsAfterLogout, [{ id: hashSessionId(login.body.id), user_id: null }])
     })
 
+    test("a read-only request corrects a user_id that disagrees with the session's user", async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { touchInterval: '10 minutes' } })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const laptop = t.app.client()
+      const phone = t.app.client()
+      const phoneLogin = await phone.get('/login?user=42')
+      await laptop.get('/login?user=42')
+      const phoneHash = hashSessionId(phoneLogin.body.id)
+      const userIdOf = async () => {
+        const [row] = await t.db.from(t.table).where('id', phoneHash).select('user_id')
+        return row.user_id
+      }
+      // the row lost its user (imported by an earlier version, or written while
+      // userKey was off), then belongs to someone else
+      for (const wrong of [null, '7']) {
+        await t.db.from(t.table).where('id', phoneHash).update({ user_id: wrong })
+        // well within touchInterval: only the disagreement causes the UPDATE
+        const read = await phone.get('/read')
+        assert.equal(read.body.user, '42')
+        assert.equal(await userIdOf(), '42')
+      }
+
+      assert.equal(await sessions.count(42), 2)
+      await laptop.get('/sign-out-others')
+      const after = await phone.get('/read')
+      assert.isNull(after.body.user)
+    })
+
+    test('a read-only request within touchInterval writes nothing when user_id agrees', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { touchInterval: '10 minutes' } })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const client = t.app.client()
+      await client.get('/login?user=42')
+      const statements: string[] = []
+      t.db
+        .connection()
+        .getWriteClient()
+        .on('query', (query: any) => void statements.push(query.sql))
+      await client.get('/read')
+      assert.lengthOf(statements, 1)
+    })
+
     test('userKey: false leaves user_id to session.tag()', async ({ assert, cleanup }) => {
       const t = await createTestApp(dialect, { config: { userKey: false } })
       cleanup(() => t.cleanup())

@@ -51,7 +51,8 @@ export interface ImportSummary {
  * run again right before the switch to catch sessions created meanwhile.
  * The source table is not modified. An imported session starts its
  * `maxLifetime` at the import (the built-in store keeps no creation time)
- * and keeps its idle expiry and user tag.
+ * and keeps its idle expiry; its user is the payload's `userKey` value
+ * (else the source row's tag).
  */
 export async function importDatabaseSessions(
   context: StoredSessionContext,
@@ -98,11 +99,11 @@ export async function importDatabaseSessions(
       }
       const values = isValidSessionId(id) ? verify(row.data, id) : null
       const packed = values ? packOrNull(codec, values) : null
-      if (!packed) {
+      if (!values || !packed) {
         summary.invalid++
         continue
       }
-      const userId = row.user_id === null || row.user_id === undefined ? null : String(row.user_id)
+      const userId = userOf(values, row.user_id, context.config.userKey)
       const outcome = await copy(context, queries, {
         hash: hashSessionId(id),
         packed,
@@ -159,6 +160,18 @@ async function copy(
     expiresAt: new Date(Math.max(ours.expiresAt, session.expiresAt)),
   })
   return refreshed ? 'refreshed' : 'skipped'
+}
+
+/**
+ * The signed-in user of an imported session: the payload's `userKey`
+ * (@adonisjs/auth keeps the user id there and never calls `session.tag()`,
+ * so the built-in table's `user_id` is null for its sessions), else the
+ * source row's tag.
+ */
+function userOf(values: SessionData, tagged: unknown, userKey: string | null): string | null {
+  const signedIn = userKey ? values[userKey] : undefined
+  if (signedIn !== undefined && signedIn !== null) return String(signedIn)
+  return tagged === null || tagged === undefined ? null : String(tagged)
 }
 
 /**

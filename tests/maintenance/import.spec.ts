@@ -7,6 +7,8 @@ import { enabledDialects } from '../helpers/dialects.ts'
 import { FakeClock, HOUR, uniqueTable, type CookieClient, type TestApp } from '../helpers/app.ts'
 import { importDatabaseSessions } from '../../src/maintenance/import.ts'
 import { hashSessionId } from '../../src/session_id.ts'
+import { StoredSessions } from '../../src/user_sessions.ts'
+import { revokeUserSessions } from '../../src/maintenance/revoke.ts'
 import { bodyOf, setupStore, type StoreSetup } from './helpers.ts'
 
 /**
@@ -41,6 +43,107 @@ function moveTo(client: CookieClient, server: TestApp) {
 
 for (const dialect of enabledDialects()) {
   test.group(`sessions:import service [${dialect.name}]`, () => {
+    test('a session signed in the @adonisjs/auth way (no tag) is imported with its user and can be revoked', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      // what the session guard does: the user id under auth_web, never session.tag()
+      const handler = async (ctx: any) => {
+        if (ctx.request.input('login'))
+          ctx.session.put('auth_web', Number(ctx.request.input('login')))
+        return { user: ctx.session.get('auth_web') ?? null }
+      }
+      before.handler = handler
+      const laptop = before.client()
+      const phone = before.client()
+      const tablet = before.client()
+      await laptop.get('/?login=42')
+      await phone.get('/?login=42')
+      await tablet.get('/?login=42')
+      const knex = t.db.connection().getWriteClient()
+      const sourceRows: Array<{ user_id: string | null }> = await knex(source).select('user_id')
+      assert.deepEqual(
+        sourceRows.map((row) => row.user_id),
+        [null, null, null]
+      )
+
+      await importDatabaseSessions(t.context, { from: source })
+      assert.lengthOf(await t.rows((query) => query.where('user_id', '42')), 3)
+
+      const after = await t.serve({ stored: t.factory })
+      after.handler = handler
+      const sessions = new StoredSessions(t.context)
+      assert.lengthOf(await sessions.devices(42), 3)
+      const [, phoneDevice] = await sessions.devices(42)
+      assert.isTrue(await sessions.revoke(42, phoneDevice.handle))
+      assert.equal(await sessions.count(42), 2)
+      const { deleted } = await revokeUserSessions(t.context, 42)
+      assert.equal(deleted, 2)
+      for (const browser of [laptop, phone, tablet]) {
+        assert.deepEqual(await bodyOf(moveTo(browser, after)), { user: null })
+      }
+    })
+
+    test('userKey false: an imported session keeps the built-in tag only', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect, { config: { userKey: false } })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const expiresAt = new Date(t.clock.now() + HOUR)
+      await t.db
+        .connection()
+        .getWriteClient()(source)
+        .insert([
+          {
+            id: 'signed-in-session-id-001',
+            data: new MessageBuilder().build(
+              { auth_web: 42 },
+              undefined,
+              'signed-in-session-id-001'
+            ),
+            user_id: null,
+            expires_at: expiresAt,
+          },
+          {
+            id: 'tagged-session-id-000002',
+            data: new MessageBuilder().build(
+              { auth_web: 42 },
+              undefined,
+              'tagged-session-id-000002'
+            ),
+            user_id: '9',
+            expires_at: expiresAt,
+          },
+        ])
+      await importDatabaseSessions(t.context, { from: source })
+      const rows = await t.db
+        .connection()
+        .getWriteClient()(t.table)
+        .select('id', 'user_id')
+        .orderBy('user_id')
+      assert.sameDeepMembers(
+        rows.map((row: any) => [row.id, row.user_id]),
+        [
+          [hashSessionId('signed-in-session-id-001'), null],
+          [hashSessionId('tagged-session-id-000002'), '9'],
+        ]
+      )
+    })
+
     test('copies the built-in database store sessions so switching stores signs nobody out', async ({
       assert,
       cleanup,
