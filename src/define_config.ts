@@ -175,6 +175,7 @@ export function createStoredSessionFactory(
       touchInterval: config.touchInterval ?? Math.floor(ttl * TOUCH_INTERVAL_FRACTION),
       addressableByHash: !ctx,
       client: ctx ? () => clientMetadata(ctx, config.metadata) : undefined,
+      input: ctx ? () => ctx.request.original() : undefined,
       userKey: config.userKey,
     })
     return new FailsafeStore(store, config.onError, events)

@@ -13,6 +13,7 @@ import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
 import { traced } from './tracing.ts'
+import { packSession } from './flashed_input.ts'
 
 /**
  * How many times a write re-reads and merges after another request wrote
@@ -45,6 +46,11 @@ export interface StoredSessionStoreOptions {
    * absent without an HTTP context. Called on writes and touches only.
    */
   client?: () => ClientMetadata
+  /**
+   * The request body as parsed (`request.original()`), which the session's
+   * flash methods copy: what of the flash messages is anonymous input.
+   */
+  input?: () => unknown
   /** Session key holding the signed-in user's id, mirrored into `user_id`. */
   userKey?: string | null
 }
@@ -140,8 +146,9 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     return traced('write', hash, () => this.#write(hash, values))
   }
 
-  async #write(hash: string, values: SessionData): Promise<void> {
-    const packed = this.#options.codec.pack(values)
+  async #write(hash: string, given: SessionData): Promise<void> {
+    // flashed form input is made storable; the app's own values are checked strictly
+    const { values, packed } = packSession(this.#options.codec, given, this.#options.input?.())
     const snapshot = this.#snapshotOf(hash)
     this.#followUserKey(hash, values, snapshot)
     if (snapshot && !this.#pendingUserIds.has(hash) && snapshot.packed.equals(packed)) {

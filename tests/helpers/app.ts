@@ -278,9 +278,29 @@ export class CookieClient {
   }
 
   async get(path = '/', headers: Record<string, string> = {}) {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      headers: { cookie: this.cookieHeader, ...headers },
+    return this.#send(path, { headers: { cookie: this.cookieHeader, ...headers } })
+  }
+
+  /**
+   * Posts a JSON body, not following a redirect (its status and
+   * `location` are returned, as a browser's form post would see them).
+   */
+  async post(path: string, body: string, headers: Record<string, string> = {}) {
+    return this.#send(path, {
+      method: 'POST',
+      body,
+      redirect: 'manual',
+      headers: {
+        'cookie': this.cookieHeader,
+        'content-type': 'application/json',
+        'accept': 'text/html',
+        ...headers,
+      },
     })
+  }
+
+  async #send(path: string, init: RequestInit) {
+    const response = await fetch(`${this.baseUrl}${path}`, init)
     for (const header of response.headers.getSetCookie()) {
       const [pair] = header.split(';')
       const index = pair.indexOf('=')
@@ -294,6 +314,6 @@ export class CookieClient {
     try {
       body = JSON.parse(text)
     } catch {}
-    return { status: response.status, body }
+    return { status: response.status, body, location: response.headers.get('location') }
   }
 }
