@@ -38,9 +38,9 @@ export default class SessionsImport extends MaintenanceCommand {
       from: this.from,
       connection: this.connection,
       batchSize: this.batchSize,
-      onProgress: ({ copied, refreshed, skipped, expired, invalid }) =>
+      onProgress: ({ copied, refreshed, skipped, deletedHere, expired, invalid }) =>
         progress.update(
-          `Importing: ${formatCount(copied + refreshed + skipped + expired + invalid)} rows read, ${formatCount(copied)} copied`
+          `Importing: ${formatCount(copied + refreshed + skipped + deletedHere + expired + invalid)} rows read, ${formatCount(copied)} copied`
         ),
     })
     progress.done()
@@ -52,7 +52,7 @@ export default class SessionsImport extends MaintenanceCommand {
       `Copied ${formatCount(summary.copied)} sessions from "${this.from}" in ${formatDuration(summary.durationMs)}`
     )
     this.logger.info(
-      `Refreshed ${formatCount(summary.refreshed)}, skipped ${formatCount(summary.skipped)} unchanged, ${formatCount(summary.expired)} expired, ${formatCount(summary.invalid)} invalid`
+      `Refreshed ${formatCount(summary.refreshed)}, skipped ${formatCount(summary.skipped)} unchanged, ${formatCount(summary.deletedHere)} deleted here since (not copied again), ${formatCount(summary.removed)} removed (gone from the source), ${formatCount(summary.expired)} expired, ${formatCount(summary.invalid)} invalid`
     )
   }
 }

@@ -4,7 +4,10 @@ import type { StoredSessionContext } from '../store_context.ts'
 import { toMillis } from '../repository.ts'
 import { hashSessionId, isValidSessionId } from '../session_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
+import { randomUUID } from 'node:crypto'
 import { assertBatchSize } from './options.ts'
+import { ImportLedger, OWNED_BY_STORE, type LedgerEntry } from './import_ledger.ts'
+import { deleteAll } from './trim.ts'
 import { guardRepository, guardStatements } from '../failsafe.ts'
 import { MaintenanceQueries } from './queries.ts'
 
@@ -35,6 +38,17 @@ export interface ImportSummary {
   refreshed: number
   /** Sessions already in our table as they are in the source, or written by this store since. */
   skipped: number
+  /**
+   * Sessions an earlier import copied that this store has deleted since (a
+   * sign-out, a revoke, a trim): never copied again.
+   */
+  deletedHere: number
+  /**
+   * Copies this store never wrote whose source row is gone (a sign-out
+   * served by the old store): deleted here too. Counted once the whole
+   * source table was read.
+   */
+  removed: number
   /** Sessions past their expiry: not worth copying. */
   expired: number
   /** Rows whose message does not verify against their id, or cannot be stored. */
@@ -42,17 +56,22 @@ export interface ImportSummary {
   durationMs: number
 }
 
+type Outcome = 'copied' | 'refreshed' | 'skipped' | 'deletedHere'
+
 /**
  * Copies the sessions of `@adonisjs/session`'s built-in `database` store into
  * this store's table (hashed id, encrypted payload), so that switching
  * `SESSION_DRIVER` from `database` to `stored` signs nobody out.
  *
- * Idempotent: a session already present is left alone, so the import can
- * run again right before the switch to catch sessions created meanwhile.
- * The source table is not modified. An imported session starts its
- * `maxLifetime` at the import (the built-in store keeps no creation time)
- * and keeps its idle expiry; its user is the payload's `userKey` value
- * (else the source row's tag).
+ * Runs again as often as needed during a rolling switch: a session created
+ * in the old store since is copied, one it changed is refreshed while this
+ * store has not written it, one it deleted is deleted here too, and one
+ * this store deleted (signed out, revoked) is never brought back. What
+ * each run saw is kept in `<table>_imported` (see ImportLedger). The source
+ * table is not modified. An imported session starts its `maxLifetime` at
+ * the import (the built-in store keeps no creation time) and keeps its
+ * idle expiry; its user is the payload's `userKey` value (else the source
+ * row's tag).
  */
 export async function importDatabaseSessions(
   context: StoredSessionContext,
@@ -65,12 +84,17 @@ export async function importDatabaseSessions(
   const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_IMPORT_BATCH_SIZE)
   const knex = context.db.connection(options.connection ?? context.connectionName).getWriteClient()
   const queries = MaintenanceQueries.for(context, 'import')
+  const ledger = ImportLedger.for(context)
+  await ledger.ensureTable()
+  const run = randomUUID()
   const { codec } = context
   const started = performance.now()
   const summary: ImportSummary = {
     copied: 0,
     refreshed: 0,
     skipped: 0,
+    deletedHere: 0,
+    removed: 0,
     expired: 0,
     invalid: 0,
     durationMs: 0,
@@ -90,76 +114,94 @@ export async function importDatabaseSessions(
     afterId = String(rows[rows.length - 1].id)
 
     const now = context.clock()
-    for (const row of rows) {
+    const hashes = rows.map((row) => hashSessionId(String(row.id)))
+    const earlier = await ledger.entries(hashes)
+    const seen: LedgerEntry[] = []
+    for (const [index, row] of rows.entries()) {
       const id = String(row.id)
+      const hash = hashes[index]
       const expiresAt = toMillis(row.expires_at)
-      if (expiresAt <= now) {
-        summary.expired++
-        continue
-      }
-      const values = isValidSessionId(id) ? verify(row.data, id) : null
+      const values = expiresAt > now && isValidSessionId(id) ? verify(row.data, id) : null
       const packed = values ? packOrNull(codec, values) : null
       if (!values || !packed) {
-        summary.invalid++
+        summary[expiresAt <= now ? 'expired' : 'invalid']++
+        seen.push({ id: hash, version: null })
         continue
       }
-      const userId = userOf(values, row.user_id, context.config.userKey)
-      const outcome = await copy(context, queries, {
-        hash: hashSessionId(id),
+      const { outcome, version } = await copy(context, queries, earlier.get(hash) ?? null, {
+        hash,
         packed,
-        userId,
+        userId: userOf(values, row.user_id, context.config.userKey),
         expiresAt,
         now,
       })
       summary[outcome]++
+      seen.push({ id: hash, version })
     }
+    await ledger.markSeen(run, seen)
 
     summary.durationMs = Math.round(performance.now() - started)
     options.onProgress?.({ ...summary })
     if (rows.length < batchSize) break
   }
 
+  // only after reading the whole source: a row not seen by this run is gone
+  await deleteAll(queries, ledger.goneFromSource(run), batchSize, (deleted) => {
+    summary.removed += deleted
+  })
+
   summary.durationMs = Math.round(performance.now() - started)
   return summary
 }
 
 /**
- * Inserts one session; when it is already there, refreshes it from the
- * source only while this store has never written it (version 0), so that a
- * session the old store changed between two imports (a sign-in during the
- * deploy) is not lost, and one this store wrote since is never overwritten.
+ * Copies one session, given the version an earlier import left our copy
+ * at (null when none did). Refreshes our copy from the source only while
+ * this store has never written it (its version is still the imported
+ * one), so that a session the old store changed between two imports (a
+ * sign-in during the deploy) is not lost, and one this store wrote since
+ * is never overwritten. Returns the version to remember.
  */
 async function copy(
   context: StoredSessionContext,
   queries: MaintenanceQueries,
+  imported: number | null,
   session: { hash: string; packed: Buffer; userId: string | null; expiresAt: number; now: number }
-): Promise<'copied' | 'refreshed' | 'skipped'> {
+): Promise<{ outcome: Outcome; version: number | null }> {
   const { codec } = context
+  const repository = guardRepository(context.repository(), 'import')
   const data = codec.seal(session.packed, session.hash)
-  const inserted = await guardRepository(context.repository(), 'import').insert({
-    id: session.hash,
-    data,
-    // 0 marks a row this store copied and has not written since: the store
-    // itself starts new rows at a random non-zero version
-    version: 0,
-    userId: session.userId,
-    now: new Date(session.now),
-    expiresAt: new Date(session.expiresAt),
-  })
-  if (inserted) return 'copied'
+  if (imported === null) {
+    const inserted = await repository.insert({
+      id: session.hash,
+      data,
+      // 0 marks a row this store copied and has not written since: the store
+      // itself starts new rows at a random non-zero version
+      version: 0,
+      userId: session.userId,
+      now: new Date(session.now),
+      expiresAt: new Date(session.expiresAt),
+    })
+    if (inserted) return { outcome: 'copied', version: 0 }
+  }
 
-  const ours = await guardRepository(context.repository(), 'import').find(session.hash)
-  if (!ours || ours.version !== 0) return 'skipped'
+  const ours = await repository.find(session.hash)
+  // copied by an earlier run and deleted here since: stays deleted
+  if (!ours) return { outcome: imported === null ? 'skipped' : 'deletedHere', version: imported }
+  // rows copied before imports kept a ledger are at version 0
+  if (ours.version !== (imported ?? 0)) return { outcome: 'skipped', version: OWNED_BY_STORE }
   const unchanged =
     codec.open(ours.data, ours.id)?.equals(session.packed) && ours.userId === session.userId
-  if (unchanged) return 'skipped'
+  if (unchanged) return { outcome: 'skipped', version: ours.version }
   // the version moves on, so a request that read the row before the refresh merges on top of it
-  const refreshed = await queries.refreshImported(session.hash, {
+  const refreshed = await queries.refreshImported(session.hash, ours.version, {
     data,
     userId: session.userId,
     expiresAt: new Date(Math.max(ours.expiresAt, session.expiresAt)),
   })
-  return refreshed ? 'refreshed' : 'skipped'
+  return refreshed
+    ? { outcome: 'refreshed', version: ours.version + 1 }
+    : { outcome: 'skipped', version: OWNED_BY_STORE }
 }
 
 /**

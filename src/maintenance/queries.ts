@@ -209,15 +209,17 @@ export class MaintenanceQueries {
   }
 
   /**
-   * Updates an imported row this store has never written (version 0).
+   * Updates an imported row this store has never written (still at the
+   * version the import left it at).
    */
   async refreshImported(
     id: string,
+    version: number,
     changes: { data: Buffer; userId: string | null; expiresAt: Date }
   ): Promise<boolean> {
     const result = await this.#knex.raw(
-      'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = 0',
-      [this.#table, changes.data, changes.userId, changes.expiresAt, id]
+      'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = ?',
+      [this.#table, changes.data, changes.userId, changes.expiresAt, id, version]
     )
     return this.#affected(result) > 0
   }

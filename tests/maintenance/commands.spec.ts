@@ -237,7 +237,9 @@ for (const dialect of enabledDialects()) {
       await first.exec()
       first.assertSucceeded()
       first.assertLogMatches(/Copied 1 sessions from/)
-      first.assertLogMatches(/Refreshed 0, skipped 0 unchanged, 0 expired, 1 invalid/)
+      first.assertLogMatches(
+        /Refreshed 0, skipped 0 unchanged, 0 deleted here since \(not copied again\), 0 removed \(gone from the source\), 0 expired, 1 invalid/
+      )
 
       const again = await ace.create(SessionsImport, [`--from=${source}`, '--json'])
       await again.exec()

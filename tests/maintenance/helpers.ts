@@ -60,6 +60,8 @@ export async function setupStore(
     async cleanup() {
       for (const testApp of apps) await testApp.close()
       await db.connection().schema.dropTableIfExists(table)
+      // what sessions:import remembers between runs
+      await db.connection().schema.dropTableIfExists(`${table}_imported`)
       await db.manager.closeAll()
     },
   }

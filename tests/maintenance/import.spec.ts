@@ -241,5 +241,113 @@ for (const dialect of enabledDialects()) {
       })
       assert.deepEqual(await bodyOf(moveTo(browsers[2], after)), { name: 'linus', cart })
     })
+
+    test('a later import never brings back a session this store signed out or revoked', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      before.handler = authHandler
+      const alice = before.client()
+      const bob = before.client()
+      const carol = before.client()
+      await alice.get('/?login=42')
+      await bob.get('/?login=7')
+      await carol.get('/?cart=3')
+      const first = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(first, { copied: 3, deletedHere: 0, removed: 0 })
+
+      // the switch: alice signs out on the new store, bob is revoked by an admin
+      const after = await t.serve({ stored: t.factory })
+      after.handler = authHandler
+      assert.deepEqual(await bodyOf(moveTo(alice, after), '/?logout=1'), { user: null, cart: null })
+      const revoked = await revokeUserSessions(t.context, 7)
+      assert.equal(revoked.deleted, 1)
+      assert.lengthOf(await t.rows(), 1)
+
+      // the old store still holds both sessions, unchanged
+      for (let run = 0; run < 2; run++) {
+        const again = await importDatabaseSessions(t.context, { from: source })
+        assert.containsSubset(again, { copied: 0, refreshed: 0, skipped: 1, deletedHere: 2 })
+      }
+      assert.lengthOf(await t.rows(), 1)
+      assert.deepEqual(await bodyOf(moveTo(alice, after)), { user: null, cart: null })
+      assert.deepEqual(await bodyOf(moveTo(bob, after)), { user: null, cart: null })
+      assert.deepEqual(await bodyOf(moveTo(carol, after)), { user: null, cart: 3 })
+
+      // a session created in the old store since is still copied
+      const dave = before.client()
+      await dave.get('/?login=9')
+      const late = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(late, { copied: 1, deletedHere: 2 })
+      assert.deepEqual(await bodyOf(moveTo(dave, after)), { user: 9, cart: null })
+    })
+
+    test('a sign-out served by the old store removes the copy this store never wrote', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      before.handler = authHandler
+      const after = await t.serve({ stored: t.factory })
+      after.handler = authHandler
+      const [alice, bob, carol, erin] = [1, 2, 3, 4].map(() => before.client())
+      await alice.get('/?login=42')
+      await bob.get('/?login=43')
+      await carol.get('/?login=44')
+      await erin.get('/?login=45')
+      await importDatabaseSessions(t.context, { from: source })
+
+      // bob changes his session on the old store: the next import refreshes the copy
+      await bob.get('/?cart=2')
+      const refresh = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(refresh, { refreshed: 1, removed: 0 })
+      // erin's copy is only read on the new store (a touch, no write)
+      clock.advance(HOUR)
+      assert.deepEqual(await bodyOf(moveTo(erin, after)), { user: 45, cart: null })
+
+      // alice, bob and erin sign out on the old store; carol had written on the new store first
+      await moveTo(carol, after).get('/?cart=5')
+      for (const browser of [alice, bob, carol, erin]) await browser.get('/?logout=1')
+      assert.lengthOf(await t.db.connection().getWriteClient()(source).select('id'), 0)
+
+      const final = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(final, { copied: 0, removed: 3 })
+      const rows = await t.rows()
+      assert.lengthOf(rows, 1)
+      assert.deepEqual(await bodyOf(moveTo(alice, after)), { user: null, cart: null })
+      assert.deepEqual(await bodyOf(moveTo(bob, after)), { user: null, cart: null })
+      assert.deepEqual(await bodyOf(moveTo(erin, after)), { user: null, cart: null })
+      assert.deepEqual(await bodyOf(moveTo(carol, after)), { user: 44, cart: 5 })
+      const rerun = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(rerun, { copied: 0, removed: 0 })
+    })
   })
+}
+
+/**
+ * Routes of a small app signing in the way @adonisjs/auth does (the user
+ * id under auth_web), with a cart; `logout` ends the session as a whole.
+ */
+async function authHandler(ctx: any) {
+  if (ctx.request.input('login')) ctx.session.put('auth_web', Number(ctx.request.input('login')))
+  if (ctx.request.input('cart')) ctx.session.put('cart', Number(ctx.request.input('cart')))
+  if (ctx.request.input('logout')) ctx.session.clear()
+  return { user: ctx.session.get('auth_web') ?? null, cart: ctx.session.get('cart') ?? null }
 }
