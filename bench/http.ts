@@ -61,7 +61,7 @@ export interface PreparedCase {
 export async function prepareCase(httpCase: HttpCase, options: HttpOptions): Promise<PreparedCase> {
   const table = `bench_${httpCase.store}_${process.pid}_${++prepared}`
   const dialect = ALL_DIALECTS.find(({ name }) => name === (httpCase.dialect ?? 'sqlite'))!
-  const usesTable = httpCase.store === 'stored' || httpCase.store === 'database'
+  const usesTable = ['stored', 'database', 'driver'].includes(httpCase.store)
   const shared = usesTable
     ? await sharedTable(dialect, table, {
         schema: httpCase.store === 'stored' ? 'stored' : 'database',

@@ -46,8 +46,10 @@ const CASES: HttpCase[] = [
   { label: '@adonisjs/session database', store: 'database', dialect: 'sqlite' },
   { label: 'stored (this package)', store: 'stored', dialect: 'pg' },
   { label: '@adonisjs/session database', store: 'database', dialect: 'pg' },
+  { label: 'raw driver (floor)', store: 'driver', dialect: 'pg' },
   { label: 'stored (this package)', store: 'stored', dialect: 'mysql' },
   { label: '@adonisjs/session database', store: 'database', dialect: 'mysql' },
+  { label: 'raw driver (floor)', store: 'driver', dialect: 'mysql' },
   { label: '@adonisjs/session redis', store: 'redis' },
   { label: '@adonisjs/session cookie', store: 'cookie' },
   { label: '@adonisjs/session memory', store: 'memory' },
@@ -68,7 +70,8 @@ function fixed(value: number, digits = 0) {
 
 function where(result: HttpResult) {
   const { store, dialect, wal } = result.case
-  if (store !== 'stored' && store !== 'database') return store === 'redis' ? 'Redis' : 'process'
+  if (store !== 'stored' && store !== 'database' && store !== 'driver')
+    return store === 'redis' ? 'Redis' : 'process'
   const name = DIALECT_LABELS[dialect ?? 'sqlite']
   if (dialect === 'sqlite' || dialect === undefined)
     return `${name} (${wal ? 'WAL' : 'default journal'})`
@@ -79,7 +82,7 @@ function httpTable(results: HttpResult[]) {
   const databaseOf = (dialect?: string) =>
     results.find((r) => r.case.store === 'database' && r.case.dialect === dialect)
   const ratio = (result: HttpResult, route: 'read' | 'write') => {
-    const isSql = result.case.store === 'stored' || result.case.store === 'database'
+    const isSql = ['stored', 'database', 'driver'].includes(result.case.store)
     const base = isSql ? databaseOf(result.case.dialect) : databaseOf('pg')
     return base ? `${fixed(result[route].rps / base[route].rps, 2)}x` : '-'
   }
@@ -102,7 +105,7 @@ function httpTable(results: HttpResult[]) {
   }
   lines.push(
     '',
-    'Ratios are of requests/s, against the `database` store on the same database (the redis, cookie and memory rows: against the `database` store on PostgreSQL). CPU µs/req is the server process only (not the database server).'
+    "Ratios are of requests/s, against the `database` store on the same database (the redis, cookie and memory rows: against the `database` store on PostgreSQL). The raw driver row is a store on the bare `pg` / mysql2 pool making the built-in store's statements, prepared, with JSON and no encryption: the floor. CPU µs/req is the server process only (not the database server)."
   )
   return lines.join('\n')
 }
@@ -126,6 +129,11 @@ function targets(results: HttpResult[]) {
     2,
   ])
   rows.push([
+    'MySQL/MariaDB read-only: stored / database',
+    ratio(find('stored', 'mysql'), find('database', 'mysql')),
+    1.6,
+  ])
+  rows.push([
     'SQLite read-only: stored (WAL) / database (default journal)',
     ratio(find('stored', 'sqlite'), find('database', 'sqlite')),
     5,
@@ -134,8 +142,17 @@ function targets(results: HttpResult[]) {
     rows.push([
       `${DIALECT_LABELS[dialect]} read+write: stored / database`,
       ratio(find('stored', dialect), find('database', dialect), 'write'),
-      1.1,
+      dialect === 'sqlite' ? 1.1 : 1.2,
     ])
+  }
+  for (const dialect of ['pg', 'mysql']) {
+    for (const route of ['read', 'write'] as const) {
+      rows.push([
+        `${DIALECT_LABELS[dialect]} ${route === 'read' ? 'read-only' : 'read+write'}: stored / raw driver over HTTP`,
+        ratio(find('stored', dialect), find('driver', dialect), route),
+        0,
+      ])
+    }
   }
   rows.push([
     'SQLite read-only: with / without a tracing subscriber',
