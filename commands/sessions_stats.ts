@@ -1,3 +1,4 @@
+import { flags } from '@adonisjs/core/ace'
 import { MaintenanceCommand } from '../src/maintenance/command.ts'
 import { formatCount } from '../src/maintenance/progress.ts'
 import { sessionStats, type SessionStats } from '../src/maintenance/stats.ts'
@@ -11,28 +12,47 @@ export default class SessionsStats extends MaintenanceCommand {
   static description =
     'Show session counts (live, expired, signed-in users), payload sizes and table size'
 
+  @flags.boolean({
+    description:
+      'Count every row instead of estimating from a sample on large tables (scans the table)',
+  })
+  declare exact?: boolean
+
   protected perform(context: StoredSessionContext) {
-    return sessionStats(context)
+    return sessionStats(context, { exact: this.exact })
   }
 
   protected summarize(stats: SessionStats) {
+    const estimated = new Set<string>(stats.estimated)
+    const mark = (field: SessionStats['estimated'][number], value: string) =>
+      estimated.has(field) ? `~${value}` : value
     const table = this.ui.table()
     table.head(['Metric', 'Value'])
-    table.row(['Sessions', formatCount(stats.total)])
-    table.row(['Live', formatCount(stats.live)])
-    table.row(['Expired, awaiting trim', formatCount(stats.expired)])
-    table.row(['Live with a user', formatCount(stats.withUser)])
-    table.row(['Distinct users', formatCount(stats.distinctUsers)])
+    table.row(['Sessions', mark('total', formatCount(stats.total))])
+    table.row(['Live', mark('live', formatCount(stats.live))])
+    table.row(['Expired, awaiting trim', mark('expired', formatCount(stats.expired))])
+    table.row(['Live with a user', mark('withUser', formatCount(stats.withUser))])
+    table.row(['Distinct users', mark('distinctUsers', formatCount(stats.distinctUsers))])
     table.row([
       'Oldest live session',
-      stats.oldestLiveAgeSeconds === null ? '-' : formatAge(stats.oldestLiveAgeSeconds),
+      stats.oldestLiveAgeSeconds === null
+        ? '-'
+        : mark('oldestLiveAgeSeconds', formatAge(stats.oldestLiveAgeSeconds)),
     ])
     table.row([
       'Payload bytes (avg / p95 / max)',
-      `${formatCount(stats.payloadBytes.average)} / ${formatCount(stats.payloadBytes.p95)} / ${formatCount(stats.payloadBytes.max)}`,
+      mark(
+        'payloadBytes',
+        `${formatCount(stats.payloadBytes.average)} / ${formatCount(stats.payloadBytes.p95)} / ${formatCount(stats.payloadBytes.max)}`
+      ),
     ])
     table.row(['Table size', stats.tableBytes === null ? 'unknown' : formatBytes(stats.tableBytes)])
     table.render()
+    if (stats.sampledRows !== null) {
+      this.logger.info(
+        `~ estimated from a random sample of ${formatCount(stats.sampledRows)} rows (distinct users: the database's estimate over all rows); --exact counts every row`
+      )
+    }
   }
 }
 

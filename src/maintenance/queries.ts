@@ -236,7 +236,7 @@ export class MaintenanceQueries {
   /**
    * Counts, users and payload sizes in one pass over the table.
    */
-  async stats(now: Date, createdAfter: Date): Promise<PayloadStats> {
+  async stats(now: Date, createdAfter: Date, belowId: string | null = null): Promise<PayloadStats> {
     const live = 'expires_at > ? and created_at > ?'
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
     const rows = this.#rows(
@@ -248,8 +248,19 @@ export class MaintenanceQueries {
           min(case when ${live} then created_at end) as oldest,
           avg(${length}) as average,
           max(${length}) as largest
-        from ??`,
-        [now, createdAfter, now, createdAfter, now, createdAfter, now, createdAfter, this.#table]
+        from ??${belowId === null ? '' : ' where id < ?'}`,
+        [
+          now,
+          createdAfter,
+          now,
+          createdAfter,
+          now,
+          createdAfter,
+          now,
+          createdAfter,
+          this.#table,
+          ...(belowId === null ? [] : [belowId]),
+        ]
       )
     )
     const row = rows[0]
@@ -270,15 +281,98 @@ export class MaintenanceQueries {
    * percentiles the same way on every dialect (MySQL has no
    * percentile_disc).
    */
-  async payloadSizeAt(rank: number): Promise<number> {
+  async payloadSizeAt(rank: number, belowId: string | null = null): Promise<number> {
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
+    const where = belowId === null ? '' : ' where id < ?'
     const rows = this.#rows(
-      await this.#knex.raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
-        this.#table,
-        rank,
-      ])
+      await this.#knex.raw(
+        `select ${length} as size from ??${where} order by size limit 1 offset ?`,
+        [this.#table, ...(belowId === null ? [] : [belowId]), rank]
+      )
     )
     return rows.length ? Number(rows[0].size) : 0
+  }
+
+  /**
+   * The row count the database keeps in its catalog, without counting:
+   * PostgreSQL's `reltuples` (as of the last ANALYZE or VACUUM), InnoDB's
+   * `table_rows` (sampled), SQLite's largest rowid (rows ever inserted,
+   * less those deleted from the end). Null where there is none (a table
+   * never analyzed).
+   */
+  async estimatedRowCount(): Promise<number | null> {
+    const [schema, name] = this.#schemaAndName()
+    switch (this.dialect) {
+      case 'pg': {
+        const result = await this.#knex.raw(
+          'select reltuples::float8 as n from pg_class where oid = to_regclass(?)',
+          [this.#quotedPgTable()]
+        )
+        const n = result.rows[0]?.n
+        return n === undefined || n === null || Number(n) < 0 ? null : Number(n)
+      }
+      case 'mysql': {
+        const rows = this.#rows(
+          await this.#knex.raw(
+            `select table_rows as n from information_schema.tables where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ?`,
+            schema === null ? [name] : [schema, name]
+          )
+        )
+        return rows.length && rows[0].n !== null ? Number(rows[0].n) : null
+      }
+      case 'sqlite': {
+        const rows = this.#rows(
+          await this.#knex.raw('select max(rowid) as n from ??', [this.#table])
+        )
+        return rows.length && rows[0].n !== null ? Number(rows[0].n) : null
+      }
+    }
+  }
+
+  /**
+   * Distinct values of `user_id` over all rows, as the database's column
+   * statistics put it: PostgreSQL's `pg_stats.n_distinct` (negative: a
+   * fraction of the rows), InnoDB's index cardinality. Null where there is
+   * none.
+   */
+  async estimatedDistinctUsers(rowCount: number): Promise<number | null> {
+    const [schema, name] = this.#schemaAndName()
+    switch (this.dialect) {
+      case 'pg': {
+        const result = await this.#knex.raw(
+          `select n_distinct::float8 as n from pg_stats where schemaname = ${schema === null ? 'current_schema()' : '?'} and tablename = ? and attname = 'user_id'`,
+          schema === null ? [name] : [schema, name]
+        )
+        const n = result.rows[0]?.n
+        if (n === undefined || n === null) return null
+        return Math.round(Number(n) < 0 ? -Number(n) * rowCount : Number(n))
+      }
+      case 'mysql': {
+        const rows = this.#rows(
+          await this.#knex.raw(
+            `select max(cardinality) as n from information_schema.statistics where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ? and column_name = 'user_id' and seq_in_index = 1`,
+            schema === null ? [name] : [schema, name]
+          )
+        )
+        return rows.length && rows[0].n !== null ? Number(rows[0].n) : null
+      }
+      case 'sqlite':
+        return null
+    }
+  }
+
+  #schemaAndName(): [string | null, string] {
+    return this.#table.includes('.')
+      ? (this.#table.split('.') as [string, string])
+      : [null, this.#table]
+  }
+
+  /** The table as `to_regclass` reads it: each part quoted, capitals kept. */
+  #quotedPgTable(): string {
+    return this.#table
+      .split('.')
+      .map((part) => `"${part}"`)
+      .join('.')
   }
 
   /**

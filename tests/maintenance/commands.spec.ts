@@ -149,6 +149,11 @@ for (const dialect of enabledDialects()) {
       const json = await ace.create(SessionsStats, ['--json'])
       await json.exec()
       assert.containsSubset(jsonOf(json), { total: 2, live: 1, expired: 1, distinctUsers: 1 })
+
+      const exact = await ace.create(SessionsStats, ['--json', '--exact'])
+      await exact.exec()
+      exact.assertSucceeded()
+      assert.containsSubset(jsonOf(exact), { total: 2, estimated: [], sampledRows: null })
     })
 
     test('sessions:revoke --user and --all (confirmed, refused, forced)', async ({

@@ -5,6 +5,7 @@ import { createStoredSessionFactory, resolveConfig } from '../../src/define_conf
 import { contextOf } from '../../src/store_context.ts'
 import { sessionStats } from '../../src/maintenance/stats.ts'
 import { revokeAllSessions, revokeUserSessions } from '../../src/maintenance/revoke.ts'
+import { hashSessionId } from '../../src/session_id.ts'
 import { bodyOf, rowId, setupStore } from './helpers.ts'
 
 for (const dialect of enabledDialects()) {
@@ -84,6 +85,56 @@ for (const dialect of enabledDialects()) {
         ])
         assert.equal(stats.tableBytes, Number(result.rows[0].size))
       }
+    })
+
+    test('a large table is estimated from a sample of ids; exact counts every row', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      // ids as the store makes them (hashes, spread evenly), a quarter expired
+      await t.seed(
+        Array.from({ length: 4000 }, (_, n) => ({
+          id: hashSessionId(`00000000-0000-4000-8000-${String(n).padStart(12, '0')}`),
+          data: Buffer.alloc(100 + (n % 100), 7),
+          expiresIn: n % 4 === 0 ? -HOUR : HOUR,
+          userId: n % 2 ? `u${n % 50}` : null,
+        }))
+      )
+      // the catalog's row count, as autovacuum / InnoDB keep it up to date
+      if (dialect.name === 'pg') await t.db.rawQuery(`analyze "${t.table}"`)
+      if (dialect.name === 'mysql') await t.db.rawQuery(`analyze table \`${t.table}\``)
+
+      const sampled = await sessionStats(t.context, { sampleRows: 800, exactBelow: 1000 })
+      assert.includeMembers(sampled.estimated, ['total', 'live', 'expired', 'payloadBytes'])
+      assert.isAbove(sampled.sampledRows!, 400)
+      assert.isBelow(sampled.sampledRows!, 2000)
+      assert.closeTo(sampled.total, 4000, 800)
+      assert.closeTo(sampled.expired / sampled.total, 0.25, 0.06)
+      assert.closeTo(sampled.withUser / sampled.live, 2 / 3, 0.1)
+      assert.isAtLeast(sampled.payloadBytes.p95, 180)
+
+      const exact = await sessionStats(t.context, {
+        exact: true,
+        sampleRows: 800,
+        exactBelow: 1000,
+      })
+      assert.deepEqual(exact.estimated, [])
+      assert.isNull(exact.sampledRows)
+      assert.containsSubset(exact, {
+        total: 4000,
+        live: 3000,
+        expired: 1000,
+        withUser: 2000,
+        distinctUsers: 25,
+        payloadBytes: { max: 199 },
+      })
+
+      // below the threshold, every row is counted without asking
+      const small = await sessionStats(t.context, { sampleRows: 800 })
+      assert.deepEqual(small.estimated, [])
+      assert.equal(small.total, 4000)
     })
 
     test('an empty table reports zeros', async ({ assert, cleanup }) => {
