@@ -28,9 +28,9 @@ export default class SessionsRotateKey extends MaintenanceCommand {
     const summary = await rotateSessionKey(context, {
       batchSize: this.batchSize,
       purgeUnreadable: this.purgeUnreadable,
-      onProgress: ({ rotated, conflicts, unreadable }) =>
+      onProgress: ({ rotated, skipped, conflicts, unreadable }) =>
         progress.update(
-          `Rotating: ${formatCount(rotated + conflicts + unreadable)} rows done (${formatCount(unreadable)} unreadable)`
+          `Rotating: ${formatCount(rotated + skipped + conflicts + unreadable)} rows done (${formatCount(unreadable)} unreadable)`
         ),
     })
     progress.done()
@@ -41,6 +41,11 @@ export default class SessionsRotateKey extends MaintenanceCommand {
     this.logger.success(
       `Re-encrypted ${formatCount(summary.rotated)} sessions with the first key in ${formatDuration(summary.durationMs)}`
     )
+    if (summary.skipped) {
+      this.logger.info(
+        `${formatCount(summary.skipped)} sessions were sealed with the first key already (left as they are)`
+      )
+    }
     if (summary.conflicts) {
       this.logger.info(
         `${formatCount(summary.conflicts)} sessions were written by requests meanwhile (already sealed with the first key)`

@@ -97,6 +97,18 @@ export class SessionKeyring {
   }
 
   /**
+   * The bytes every payload sealed with the current (first) key starts
+   * with (format and key fingerprint), for a rotation to skip those rows
+   * without reading them; null when an older key has the same fingerprint,
+   * and the bytes cannot tell them apart.
+   */
+  currentKeyHeader(): Buffer | null {
+    const [current, ...older] = this.#keys
+    if (older.some(({ fingerprint }) => fingerprint.equals(current.fingerprint))) return null
+    return Buffer.concat([Buffer.of(FORMAT), current.fingerprint])
+  }
+
+  /**
    * Whether a payload was sealed with the current (first) key.
    */
   sealedWithCurrentKey(sealed: Buffer): boolean {

@@ -173,6 +173,8 @@ export interface StoredSessionEvents {
   /** A key rotation finished: counts only. */
   'stored_session:rotate': {
     rotated: number
+    /** Rows already sealed with the first key, left alone. */
+    skipped: number
     conflicts: number
     unreadable: number
     purged: number

@@ -50,7 +50,8 @@ export interface DeletedBatch {
 
 export interface RotationRow {
   id: string
-  data: Buffer
+  /** Null for a row already sealed with the current key (not read). */
+  data: Buffer | null
   version: number
 }
 
@@ -179,18 +180,36 @@ export class MaintenanceQueries {
 
   /**
    * The next `limit` rows after `afterId` in primary-key order (keyset
-   * pagination: each page costs the same however deep the walk is).
+   * pagination: each page costs the same however deep the walk is). The
+   * data of rows starting with `skipHeader` stays in the database (null
+   * here): a rotation leaves them as they are.
    */
-  async rowsAfter(afterId: string | null, limit: number): Promise<RotationRow[]> {
+  async rowsAfter(
+    afterId: string | null,
+    limit: number,
+    skipHeader: Buffer | null = null
+  ): Promise<RotationRow[]> {
+    const head =
+      this.dialect === 'pg'
+        ? 'substring(data from 1 for ?)'
+        : this.dialect === 'mysql'
+          ? 'substring(data, 1, ?)'
+          : 'substr(data, 1, ?)'
+    const data = skipHeader ? `case when ${head} = ? then null else data end as data` : 'data'
     const rows = this.#rows(
       await this.#knex.raw(
-        `select id, data, version from ?? ${afterId === null ? '' : 'where id > ?'} order by id limit ?`,
-        [this.#table, ...(afterId === null ? [] : [afterId]), limit]
+        `select id, version, ${data} from ?? ${afterId === null ? '' : 'where id > ?'} order by id limit ?`,
+        [
+          ...(skipHeader ? [skipHeader.length, skipHeader] : []),
+          this.#table,
+          ...(afterId === null ? [] : [afterId]),
+          limit,
+        ]
       )
     )
     return rows.map((row) => ({
       id: String(row.id),
-      data: Buffer.from(row.data as Uint8Array),
+      data: row.data === null ? null : Buffer.from(row.data as Uint8Array),
       version: Number(row.version),
     }))
   }

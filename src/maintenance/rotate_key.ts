@@ -20,6 +20,8 @@ export interface RotateKeyOptions {
 export interface RotateKeySummary {
   /** Rows re-sealed with the first key. */
   rotated: number
+  /** Rows already sealed with the first key: not read, not written. */
+  skipped: number
   /** Rows a request wrote meanwhile: left as they are, already sealed with the first key. */
   conflicts: number
   /** Rows no key opens. */
@@ -39,7 +41,9 @@ export interface RotateKeySummary {
  * Rows are read a page at a time (keyset pagination on the primary key)
  * and each is written back only if its `version` is still the one read: a
  * request that wrote the session meanwhile sealed it with the first key
- * already, and its data is never overwritten.
+ * already, and its data is never overwritten. Rows whose header names the
+ * first key already are neither read nor written, so running it again
+ * (after an interrupted run, or to check) costs one pass over the ids.
  */
 export class KeyRotation {
   #context: StoredSessionContext
@@ -51,6 +55,7 @@ export class KeyRotation {
   #started = performance.now()
   #summary: RotateKeySummary = {
     rotated: 0,
+    skipped: 0,
     conflicts: 0,
     unreadable: 0,
     purged: 0,
@@ -70,7 +75,11 @@ export class KeyRotation {
    */
   async next(): Promise<RotationRow[] | null> {
     if (this.#done) return null
-    const rows = await this.#queries.rowsAfter(this.#afterId, this.#batchSize)
+    const rows = await this.#queries.rowsAfter(
+      this.#afterId,
+      this.#batchSize,
+      this.#context.keyring.currentKeyHeader()
+    )
     if (rows.length < this.#batchSize) this.#done = true
     if (!rows.length) return null
     this.#afterId = rows[rows.length - 1].id
@@ -83,6 +92,10 @@ export class KeyRotation {
   async apply(rows: RotationRow[]): Promise<RotateKeySummary> {
     const { codec } = this.#context
     for (const row of rows) {
+      if (row.data === null) {
+        this.#summary.skipped++
+        continue
+      }
       const packed = codec.open(row.data, row.id)
       if (!packed) {
         this.#summary.unreadable++
@@ -128,6 +141,7 @@ export async function rotateSessionKey(
   const summary = rotation.summary()
   context.events.emit('stored_session:rotate', () => ({
     rotated: summary.rotated,
+    skipped: summary.skipped,
     conflicts: summary.conflicts,
     unreadable: summary.unreadable,
     purged: summary.purged,
