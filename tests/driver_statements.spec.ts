@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
-import { createTestApp } from './helpers/app.ts'
+import { createTestApp, requestStore } from './helpers/app.ts'
 import { namesStatements } from '../src/driver_statements.ts'
 
 const ID = '0b7f3c2e-6a0d-4c8e-9a51-3f1d2b4c5e6f'
@@ -22,7 +22,7 @@ async function setup(dialect: Dialect) {
     heard.push({ sql: query.sql, txId: query.__knexTxId })
   )
   const factory = t.app.sessionConfig.stores.stored
-  const store = () => factory(null as any, t.app.sessionConfig)
+  const store = () => requestStore(factory, t.app.sessionConfig)
   return { ...t, knex, heard, store }
 }
 
