@@ -108,6 +108,15 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
    */
   #absent: string | null = null
 
+  /**
+   * What this request read of a session that its destroy() then found
+   * already deleted (revoked, or signed out by another request): the
+   * values it would carry into a new id (`regenerate()` is destroy(old) +
+   * write(new)) came from a session that no longer exists, so no later
+   * write of this request is stored.
+   */
+  #revokedRead: Buffer | null = null
+
   /** Tags set before the session has a row; applied when it is inserted. */
   #pendingUserIds = new Map<string, string | null>()
 
@@ -149,6 +158,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async #write(hash: string, given: SessionData): Promise<void> {
     // flashed form input is made storable; the app's own values are checked strictly
     const { values, packed } = packSession(this.#options.codec, given, this.#options.input?.())
+    if (this.#revokedRead) return this.#dropRevoked(hash, this.#revokedRead, values)
     const snapshot = this.#snapshotOf(hash)
     this.#followUserKey(hash, values, snapshot)
     if (snapshot && !this.#pendingUserIds.has(hash) && snapshot.packed.equals(packed)) {
@@ -218,18 +228,35 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
 
   async #destroy(hash: string): Promise<void> {
     const started = performance.now()
-    if (this.#snapshot?.hash === hash) this.#snapshot = null
+    const read = this.#snapshotOf(hash)
+    if (read) this.#snapshot = null
     if (this.#stale?.hash === hash) this.#stale = null
     this.#pendingUserIds.delete(hash)
     if (this.#absent === hash) {
       debug('destroy %s: no row to delete', shortHash(hash))
       return
     }
-    await this.#options.repository.delete(hash)
-    debug('destroy %s', shortHash(hash))
+    const deleted = await this.#options.repository.delete(hash)
+    if (read && !deleted) this.#revokedRead = read.packed
+    debug('destroy %s%s', shortHash(hash), deleted ? '' : ': already deleted')
     this.#options.events.emit('stored_session:destroy', () => ({
       hashedId: hash,
       duration: performance.now() - started,
+    }))
+  }
+
+  /**
+   * The write that would carry a revoked session into a new id: dropped.
+   * The response may still set the new id's cookie; it opens nothing.
+   */
+  #dropRevoked(hash: string, read: Buffer, values: SessionData): void {
+    debug('write %s: dropped, the session it came from was deleted meanwhile', shortHash(hash))
+    this.#options.events.emit('stored_session:conflict', () => ({
+      hashedId: hash,
+      attempt: 0,
+      outcome: 'destroyed',
+      changedKeys: changedKeys(this.#options.codec.unpack(read) ?? {}, values, this.#options.codec)
+        .size,
     }))
   }
 

@@ -126,6 +126,30 @@ for (const dialect of enabledDialects()) {
       ])
     })
 
+    test('a regenerate() of a session destroyed meanwhile writes no new session', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { user: 7 })
+
+      const signOut = t.request()
+      const signIn = t.request()
+      await begin(signOut, id)
+      const values = await begin(signIn, id)
+      values.user = 8
+      await signOut.destroy(id)
+      // what the Session's commit does after regenerate()
+      const newId = randomUUID()
+      await signIn.destroy(id)
+      await signIn.write(newId, values)
+
+      assert.isNull(await t.stored(id))
+      assert.isNull(await t.stored(newId))
+      assert.deepEqual(t.conflicts, [
+        { hashedId: hashSessionId(newId), attempt: 0, outcome: 'destroyed', changedKeys: 1 },
+      ])
+    })
+
     test('flash messages set meanwhile survive a request consuming older ones', async ({
       assert,
     }) => {
