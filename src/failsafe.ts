@@ -4,6 +4,7 @@ import type {
   TaggedSession,
 } from '@adonisjs/session/types'
 import debug from './debug.ts'
+import { Deadline } from './deadline.ts'
 import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from './errors.ts'
 import type { SessionEvents } from './events.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
@@ -23,6 +24,8 @@ import type { OnErrorPolicy } from './types.ts'
  * - destroy always raises: a sign-out or a regenerate must not look done
  *   while the old session still opens. tagged always raises: an empty list
  *   would read as "this user has no sessions".
+ * - Every operation is bounded by `timeout` (see deadline.ts): past it, it
+ *   fails like any database failure, with reason `timeout`.
  * - Writes are single statements guarded by the row version, so a failure
  *   leaves the row as it was or fully written, never half of it.
  */
@@ -198,6 +201,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   #store: SessionStoreWithTaggingContract
   #policy: OnErrorPolicy
   #events: SessionEvents
+  #timeout: number
 
   /**
    * Set when this request's read failed and it went on with an empty
@@ -208,16 +212,18 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   constructor(
     store: SessionStoreWithTaggingContract,
     policy: OnErrorPolicy,
-    events: SessionEvents
+    events: SessionEvents,
+    timeout: number
   ) {
     this.#store = store
     this.#policy = policy
     this.#events = events
+    this.#timeout = timeout
   }
 
   async read(sessionId: string): Promise<SessionData | null> {
     try {
-      return await this.#store.read(sessionId)
+      return await this.#bounded(() => this.#store.read(sessionId))
     } catch (error) {
       this.#recover('read', sessionId, error)
       this.#detached = true
@@ -228,7 +234,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   async write(sessionId: string, values: SessionData): Promise<void> {
     if (this.#skipped('write')) return
     try {
-      await this.#store.write(sessionId, values)
+      await this.#bounded(() => this.#store.write(sessionId, values))
     } catch (error) {
       this.#recover('write', sessionId, error)
     }
@@ -237,7 +243,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   async touch(sessionId: string): Promise<void> {
     if (this.#skipped('touch')) return
     try {
-      await this.#store.touch(sessionId)
+      await this.#bounded(() => this.#store.touch(sessionId))
     } catch (error) {
       this.#recover('touch', sessionId, error)
     }
@@ -246,7 +252,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   async destroy(sessionId: string): Promise<void> {
     if (this.#skipped('destroy')) return
     try {
-      await this.#store.destroy(sessionId)
+      await this.#bounded(() => this.#store.destroy(sessionId))
     } catch (error) {
       throw this.#raise('destroy', sessionId, error)
     }
@@ -255,7 +261,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   async tag(sessionId: string, userId: string | number): Promise<void> {
     if (this.#skipped('tag')) return
     try {
-      await this.#store.tag(sessionId, userId)
+      await this.#bounded(() => this.#store.tag(sessionId, userId))
     } catch (error) {
       this.#recover('tag', sessionId, error)
     }
@@ -264,7 +270,7 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
   async untag(sessionId: string, userId: string | number): Promise<void> {
     if (this.#skipped('untag')) return
     try {
-      await this.#store.untag(sessionId, userId)
+      await this.#bounded(() => this.#store.untag(sessionId, userId))
     } catch (error) {
       this.#recover('untag', sessionId, error)
     }
@@ -272,10 +278,14 @@ export class FailsafeStore implements SessionStoreWithTaggingContract {
 
   async tagged(userId: string | number): Promise<TaggedSession[]> {
     try {
-      return await this.#store.tagged(userId)
+      return await this.#bounded(() => this.#store.tagged(userId))
     } catch (error) {
       throw this.#raise('tagged', null, error)
     }
+  }
+
+  #bounded<Result>(operation: () => Result | Promise<Result>): Promise<Result> {
+    return new Deadline(this.#timeout).run(async () => operation())
   }
 
   #skipped(operation: Operation): boolean {

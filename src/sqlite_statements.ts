@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { Deadline } from './deadline.ts'
 
 /**
  * Prepared better-sqlite3 statements, one per SQL text and connection.
@@ -96,6 +97,11 @@ const BUSY_ATTEMPTS = 12
  * the read lock it wants to promote while the other commits (in WAL mode,
  * SQLITE_BUSY_SNAPSHOT). The statement did nothing, so running it again
  * is safe, and the other writer is done within milliseconds.
+ *
+ * Not once the store operation's `timeout` has passed: a file locked for
+ * longer (another process holding a write transaction) makes each attempt
+ * block for the connection's busy timeout, synchronously, so retrying
+ * would hold the whole process that many times over.
  */
 export async function retryWhenBusy<Result>(run: () => Result | Promise<Result>): Promise<Result> {
   for (let attempt = 1; ; attempt++) {
@@ -103,7 +109,7 @@ export async function retryWhenBusy<Result>(run: () => Result | Promise<Result>)
       return await run()
     } catch (error: any) {
       const busy = typeof error?.code === 'string' && error.code.startsWith('SQLITE_BUSY')
-      if (!busy || attempt >= BUSY_ATTEMPTS) throw error
+      if (!busy || attempt >= BUSY_ATTEMPTS || Deadline.current()?.passed) throw error
       await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** (attempt - 1), 50)))
     }
   }

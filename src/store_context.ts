@@ -7,6 +7,7 @@ import type { SessionEvents } from './events.ts'
 import { SessionRepository } from './repository.ts'
 import type { ResolvedStoredSessionConfig } from './define_config.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
+import { boundConnections } from './deadline.ts'
 
 /**
  * Marks a store factory built by `storedSession()`, carrying what the
@@ -75,7 +76,7 @@ export function createRepositoryFor(
   context: Pick<StoredSessionContext, 'db' | 'connectionName' | 'config'>
 ) {
   return new SessionRepository(
-    context.db.connection(context.connectionName).getWriteClient(),
+    boundConnections(context.db.connection(context.connectionName).getWriteClient()),
     context.config.table
   )
 }

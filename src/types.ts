@@ -36,6 +36,16 @@ export interface StoredSessionConfig {
   maxPayloadSize?: number
 
   /**
+   * How long each store operation of a request (read, write, touch,
+   * destroy, tag, untag, tagged) may wait on the database: past it, the
+   * operation fails with `E_SESSION_STORE_UNAVAILABLE` (reason `timeout`)
+   * and `onError` decides, and the connections it held are destroyed so
+   * the pool replaces them. A time expression (`'5s'`, `'800ms'`) or
+   * seconds. Defaults to `5s`.
+   */
+  timeout?: string | number
+
+  /**
    * Encryptor of `config/encryption.ts` whose keys seal payloads (AES-256-GCM
    * under keys derived from them; the first key seals, any opens).
    * Defaults to the default encryptor.

@@ -17,6 +17,19 @@ test.group('config', () => {
     assert.equal(config.maxLifetime, 30 * 24 * 3600 * 1000)
     assert.equal(config.maxPayloadSize, 512 * 1024)
     assert.isUndefined(config.touchInterval)
+    assert.equal(config.timeout, 5000)
+  })
+
+  test('timeout takes a time expression or seconds, and must be above zero', ({ assert }) => {
+    assert.equal(resolveConfig({ timeout: '800ms' }).timeout, 800)
+    assert.equal(resolveConfig({ timeout: '2s' }).timeout, 2000)
+    assert.equal(resolveConfig({ timeout: 0.25 }).timeout, 250)
+    for (const timeout of [0, -1, '0ms', 'soon', Number.NaN, Infinity]) {
+      assert.throws(
+        () => resolveConfig({ timeout }),
+        /"timeout" must be a time expression like "5s" or "500ms", or a positive number of seconds/
+      )
+    }
   })
 
   test('durations accept time expressions and seconds', ({ assert }) => {
