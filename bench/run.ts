@@ -20,7 +20,7 @@ import {
   type RouteResult,
 } from './http.ts'
 import { measureLostUpdates } from './lost_updates.ts'
-import { runMicroBenchmark } from './micro.ts'
+import { runMicroBenchmark, runSealBenchmark } from './micro.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -242,6 +242,7 @@ if (sections.includes('micro')) {
   console.log(
     `## Store against the raw driver (one connection, sequential)\n\n${await runMicroBenchmark()}\n`
   )
+  console.log(`## Sealing and opening (one process, no database)\n\n${runSealBenchmark()}\n`)
 }
 
 if (sections.includes('lost')) {

@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr'
 import type { SessionData } from '@adonisjs/session/types'
 import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from './errors.ts'
 import { checkStorable } from './storable.ts'
-import type { SessionKeyring } from './keyring.ts'
+import type { SessionKeyCache, SessionKeyring } from './keyring.ts'
 
 /**
  * Values <-> stored bytes. Values are packed with MessagePack (Dates and
@@ -64,16 +64,20 @@ export class SessionCodec {
     }
   }
 
-  seal(packed: Buffer, hash: string): Buffer {
-    return this.#keyring.seal(packed, hash)
+  /**
+   * Encrypts packed bytes for one hashed id. A request passes its own
+   * `keys` cache so its read and write derive the session's key once.
+   */
+  seal(packed: Buffer, hash: string, keys?: SessionKeyCache): Buffer {
+    return this.#keyring.seal(packed, hash, keys)
   }
 
   /**
    * Decrypts stored bytes with any of the app's keys. Null when no key
    * opens them or they were bound to another id.
    */
-  open(sealed: Buffer | Uint8Array, hash: string): Buffer | null {
-    return this.#keyring.open(Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed), hash)
+  open(sealed: Buffer | Uint8Array, hash: string, keys?: SessionKeyCache): Buffer | null {
+    return this.#keyring.open(Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed), hash, keys)
   }
 
   /**

@@ -6,6 +6,7 @@ import type {
 } from '@adonisjs/session/types'
 import debug from './debug.ts'
 import type { SessionCodec } from './codec.ts'
+import type { SessionKeyCache } from './keyring.ts'
 import type { SessionEvents } from './events.ts'
 import type { SessionRepository } from './repository.ts'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
@@ -116,6 +117,9 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
    * write of this request is stored.
    */
   #revokedRead: Buffer | null = null
+
+  /** Session keys this request derived: its read and its write derive once. */
+  #sessionKeys: SessionKeyCache = new Map()
 
   /** Tags set before the session has a row; applied when it is inserted. */
   #pendingUserIds = new Map<string, string | null>()
@@ -310,7 +314,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   #decode(row: StoredSessionRow): { values: SessionData; packed: Buffer } | null {
     if (!this.#isLive(row, this.#options.clock())) return null
 
-    const packed = this.#options.codec.open(row.data, row.id)
+    const packed = this.#options.codec.open(row.data, row.id, this.#sessionKeys)
     const values = packed ? this.#options.codec.unpack(packed) : null
     if (!packed || !values) {
       debug('row %s cannot be opened', shortHash(row.id))
@@ -423,7 +427,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     values: SessionData
   ): Promise<{ created: boolean; bytes: number } | null> {
     const now = this.#options.clock()
-    const sealed = this.#options.codec.seal(toStore, hash)
+    const sealed = this.#options.codec.seal(toStore, hash, this.#sessionKeys)
     const userId = this.#userIdFor(hash, target)
     const written = await this.#execute(repository, target, hash, {
       data: sealed,
