@@ -213,7 +213,9 @@ for (const dialect of enabledDialects()) {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())
       const factory = t.app.sessionConfig.stores.stored
-      const ctx = { request: { ip: () => '127.0.0.1', header: () => undefined } } as any
+      const ctx = {
+        request: { ip: () => '127.0.0.1', header: () => undefined, original: () => ({}) },
+      } as any
       const store = () => factory(ctx, t.app.sessionConfig)
       const id = randomUUID()
 

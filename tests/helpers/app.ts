@@ -314,6 +314,7 @@ export class CookieClient {
     try {
       body = JSON.parse(text)
     } catch {}
-    return { status: response.status, body, location: response.headers.get('location') }
+    const location = response.headers.get('location')
+    return { status: response.status, body, ...(location === null ? {} : { location }) }
   }
 }
