@@ -127,10 +127,12 @@ export class MaintenanceQueries {
    * sub-select whose rows are locked `FOR UPDATE SKIP LOCKED`, so two
    * concurrent trims split the rows between them instead of waiting on (or
    * deadlocking over) each other, and a row a request is writing is left
-   * for the next run. MySQL cannot LIMIT a sub-select of the table it
-   * deletes from, and SQLite has a single writer anyway: both select the
-   * ids first, then delete them by primary key (in key order, so two runs
-   * lock in the same order) re-checking the filter.
+   * for the next run. MySQL deletes along the filter's index with
+   * `DELETE ... ORDER BY ... LIMIT`; it cannot LIMIT a sub-select of the
+   * table it deletes from, so for a primary-key walk it selects the ids
+   * first, then deletes them by primary key (in key order, so two runs lock
+   * in the same order) re-checking the filter, as SQLite (a single writer
+   * anyway) always does.
    */
   async deleteBatch(
     filter: RowFilter,
@@ -151,6 +153,20 @@ export class MaintenanceQueries {
       )
       const ids: string[] = result.rows.map((row: { id: string }) => row.id)
       return { deleted: ids.length, lastId: maxOf(ids) ?? afterId, more: ids.length > 0 }
+    }
+
+    if (this.dialect === 'mysql' && filter.index) {
+      // One statement walking the index: no ids go back and forth, and the
+      // rows it deletes are gone from the next batch.
+      const result = await this.#retrying(() =>
+        this.#knex.raw(`delete from ?? where ${filter.sql} order by ${order} limit ?`, [
+          this.#table,
+          ...filter.bindings,
+          limit,
+        ])
+      )
+      const deleted = this.#affected(result)
+      return { deleted, lastId: afterId, more: deleted > 0 }
     }
 
     const picked = this.#rows(

@@ -43,6 +43,41 @@ for (const dialect of enabledDialects()) {
       )
     })
 
+    test('idle-expired rows go one statement per batch on PostgreSQL and MySQL', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect)
+      cleanup(() => t.cleanup())
+      await t.seed([
+        ...Array.from({ length: 25 }, (_, n) => ({ id: rowId('a', n), expiresIn: -n - 1 })),
+        { id: rowId('b', 0), expiresIn: HOUR },
+      ])
+      const statements: string[] = []
+      t.db
+        .connection()
+        .getWriteClient()
+        .on('query', ({ sql }: { sql: string }) => statements.push(sql.split(' ')[0]))
+
+      const summary = await trimSessions(t.context, { batchSize: 10 })
+
+      assert.equal(summary.deleted, 25)
+      assert.equal(summary.batches, 3)
+      const idle = statements.slice(0, statements.lastIndexOf('delete') + 1)
+      if (dialect.name === 'sqlite') {
+        // a single writer: the ids are picked, then deleted by key
+        assert.deepEqual(idle.slice(0, 2), ['select', 'delete'])
+      } else {
+        // three full or partial batches, then one that finds nothing
+        assert.deepEqual(statements.slice(0, 4), ['delete', 'delete', 'delete', 'delete'])
+      }
+      const remaining = await t.rows()
+      assert.deepEqual(
+        remaining.map((row) => row.id),
+        [rowId('b', 0)]
+      )
+    })
+
     test('--dry-run counts what it would delete and deletes nothing', async ({
       assert,
       cleanup,
