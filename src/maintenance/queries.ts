@@ -316,16 +316,28 @@ export class MaintenanceQueries {
    * percentiles the same way on every dialect (MySQL has no
    * percentile_disc).
    */
-  async payloadSizeAt(rank: number, belowId: string | null = null): Promise<number> {
+  async payloadSizeAt(rank: number): Promise<number> {
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
-    const where = belowId === null ? '' : ' where id < ?'
     const rows = this.#rows(
-      await this.#knex.raw(
-        `select ${length} as size from ??${where} order by size limit 1 offset ?`,
-        [this.#table, ...(belowId === null ? [] : [belowId]), rank]
-      )
+      await this.#knex.raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
+        this.#table,
+        rank,
+      ])
     )
     return rows.length ? Number(rows[0].size) : 0
+  }
+
+  /**
+   * Payload sizes of the rows whose id sorts below `belowId` (a sample),
+   * ascending: sorted here, since MySQL sorting by the length of a blob
+   * costs far more than sending the lengths.
+   */
+  async payloadSizesBelow(belowId: string): Promise<number[]> {
+    const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
+    const rows = this.#rows(
+      await this.#knex.raw(`select ${length} as size from ?? where id < ?`, [this.#table, belowId])
+    )
+    return rows.map((row) => Number(row.size)).sort((a, b) => a - b)
   }
 
   /**

@@ -34,7 +34,7 @@ export interface StatsOptions {
   exact?: boolean
   /** Rows to estimate from (default 20,000). */
   sampleRows?: number
-  /** Below this many rows (catalog estimate), every row is counted (default 200,000). */
+  /** Below this many rows (catalog estimate), every row is counted (default 100,000). */
   exactBelow?: number
 }
 
@@ -45,9 +45,10 @@ export interface StatsOptions {
 const DEFAULT_SAMPLE_ROWS = 20_000
 
 /**
- * Below this, a full pass takes well under a second anyway.
+ * Below this, a full pass takes well under a second on PostgreSQL (MySQL
+ * is slower at it). InnoDB's `table_rows` can be off by a third either way.
  */
-const DEFAULT_EXACT_BELOW = 200_000
+const DEFAULT_EXACT_BELOW = 100_000
 
 /**
  * Ids are hex SHA-256 hashes, spread uniformly over their range: the rows
@@ -91,9 +92,7 @@ export async function sessionStats(
   const fraction = bound / PREFIX_SPACE
 
   const counts = await queries.stats(new Date(now), createdAfter, belowId)
-  const p95 = counts.total
-    ? await queries.payloadSizeAt(Math.ceil(counts.total * 0.95) - 1, belowId)
-    : 0
+  const p95 = counts.total ? await payloadP95(queries, counts.total, belowId) : 0
   const tableBytes = await queries.tableSize()
   if (belowId === null) return exactStats(counts, p95, tableBytes, now)
 
@@ -112,6 +111,20 @@ export async function sessionStats(
     estimated: ESTIMATED,
     sampledRows: counts.total,
   }
+}
+
+/**
+ * Nearest-rank p95 of the payload sizes, of the sample when there is one.
+ */
+async function payloadP95(
+  queries: MaintenanceQueries,
+  count: number,
+  belowId: string | null
+): Promise<number> {
+  const rank = Math.ceil(count * 0.95) - 1
+  if (belowId === null) return queries.payloadSizeAt(rank)
+  const sizes = await queries.payloadSizesBelow(belowId)
+  return sizes[rank] ?? 0
 }
 
 function exactStats(
