@@ -121,7 +121,7 @@ for (const dialect of enabledDialects()) {
           outcome: 'raised',
         },
       ])
-      assert.deepEqual(await client.get('/'), { status: 200, body: { v: 'kept' } })
+      assert.containsSubset(await client.get('/'), { status: 200, body: { v: 'kept' } })
     })
   })
 
@@ -293,9 +293,12 @@ for (const dialect of enabledDialects()) {
 
       await t.proxy.refuse()
       for (const client of clients) {
-        assert.deepEqual(await client.get('/'), { status: 200, body: { v: null } })
+        assert.containsSubset(await client.get('/'), { status: 200, body: { v: null } })
         // a handler that stores something meanwhile: not saved, nothing overwritten
-        assert.deepEqual(await client.get('/?put=during'), { status: 200, body: { v: 'during' } })
+        assert.containsSubset(await client.get('/?put=during'), {
+          status: 200,
+          body: { v: 'during' },
+        })
       }
       assert.lengthOf(t.errors, 6)
       for (const event of t.errors) {
@@ -326,7 +329,7 @@ for (const dialect of enabledDialects()) {
       const before = await t.rows()
 
       t.beforeCommit(() => t.proxy.cut())
-      assert.deepEqual(await client.get('/?put=new'), { status: 200, body: { v: 'new' } })
+      assert.containsSubset(await client.get('/?put=new'), { status: 200, body: { v: 'new' } })
       assert.deepEqual(
         t.errors.map((event) => [event.operation, event.outcome]),
         [['write', 'continued']]
