@@ -62,7 +62,7 @@ export default class SessionsRevoke extends MaintenanceCommand {
     this.logger.success(
       summary.scope === 'all'
         ? `Revoked ${formatCount(summary.deleted)} sessions: everybody is signed out`
-        : `Revoked ${formatCount(summary.deleted)} sessions of user ${this.user}`
+        : `Revoked ${formatCount(summary.deleted)} sessions of user ${this.user}${summary.rememberMeTokens ? ` and ${formatCount(summary.rememberMeTokens)} remember-me tokens` : ''}`
     )
   }
 }

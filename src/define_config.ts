@@ -15,7 +15,14 @@ import { CollectionStore } from './collection_store.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
 import type { ClientMetadata, StoredSessionConfig } from './types.ts'
 import type { HttpContext } from '@adonisjs/core/http'
-import { STORE_CONTEXT, createRepositoryFor, type StoredSessionContext } from './store_context.ts'
+import {
+  STORE_CONTEXT,
+  contextOf,
+  createRepositoryFor,
+  type StoredSessionContext,
+} from './store_context.ts'
+import { Encryption } from '@adonisjs/core/encryption'
+import { RememberMeTokens, type RememberMeTokensConfig } from './remember_me_tokens.ts'
 
 export const DEFAULT_TABLE = 'stored_sessions'
 const DEFAULT_MAX_LIFETIME = '30 days'
@@ -73,6 +80,7 @@ export interface ResolvedStoredSessionConfig {
   onError: NonNullable<StoredSessionConfig['onError']>
   metadata: { ipAddress: boolean; userAgent: boolean }
   userKey: string | null
+  rememberMeTokens: RememberMeTokensConfig | null
 }
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
@@ -101,7 +109,23 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
       userAgent: config.metadata?.userAgent ?? true,
     },
     userKey: config.userKey === false ? null : (config.userKey ?? DEFAULT_USER_KEY),
+    rememberMeTokens: rememberMeTokensConfig(config.rememberMeTokens),
   }
+}
+
+function rememberMeTokensConfig(
+  option: StoredSessionConfig['rememberMeTokens']
+): RememberMeTokensConfig | null {
+  if (option === undefined || option === false) return null
+  if (typeof option?.model !== 'function') {
+    throw new E_INVALID_STORED_SESSION_CONFIG([
+      `"rememberMeTokens.model" must be a function importing the user model, like () => import('#models/user')`,
+    ])
+  }
+  if (option.guard !== undefined && !/^[A-Za-z0-9_-]+$/.test(option.guard)) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([`"rememberMeTokens.guard" must be a guard name`])
+  }
+  return { model: option.model, guard: option.guard ?? 'web' }
 }
 
 function onErrorPolicy(policy: StoredSessionConfig['onError']) {
@@ -186,6 +210,9 @@ export function createStoredSessionFactory(
     events,
     clock,
     repository: () => createRepositoryFor(context),
+    rememberMeTokens: config.rememberMeTokens
+      ? new RememberMeTokens(config.rememberMeTokens)
+      : null,
   }
 
   const storeFor = (ctx: HttpContext | null, sessionConfig: SessionConfig) => {
@@ -235,6 +262,8 @@ export function storedSession(config: StoredSessionConfig = {}) {
     const emitter = await app.container.make('emitter')
     const logger = await app.container.make('logger')
     const factory = createStoredSessionFactory(resolved, { db, keyring, emitter, logger })
+    // sessions signed in through the guard record their remember-me token
+    contextOf(factory)!.rememberMeTokens?.track(emitter, await app.container.make(Encryption))
 
     // Application queries through the model see the table this store uses.
     const { StoredSession } = await import('./models/stored_session.ts')

@@ -8,6 +8,7 @@ import { SessionRepository } from './repository.ts'
 import type { ResolvedStoredSessionConfig } from './define_config.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
 import { boundConnections } from './deadline.ts'
+import type { RememberMeTokens } from './remember_me_tokens.ts'
 
 /**
  * Marks a store factory built by `storedSession()`, carrying what the
@@ -29,6 +30,8 @@ export interface StoredSessionContext {
   events: SessionEvents
   clock: () => number
   repository(): SessionRepository
+  /** The auth guard's remember-me tokens a user-level revoke ends too; null when not configured. */
+  rememberMeTokens: RememberMeTokens | null
 }
 
 export function contextOf(factory: unknown): StoredSessionContext | null {

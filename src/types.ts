@@ -1,3 +1,4 @@
+import type { RememberMeTokensConfig } from './remember_me_tokens.ts'
 import type { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
 
 /**
@@ -70,6 +71,18 @@ export interface StoredSessionConfig {
    * guard named `web` keeps it; `false` leaves `user_id` to `session.tag()`.
    */
   userKey?: string | false
+
+  /**
+   * Remember-me tokens of @adonisjs/auth's session guard, ended by every
+   * user-level revoke (`StoredSessions` and `sessions:revoke --user`): a
+   * remember-me cookie would otherwise sign the revoked browser straight
+   * back in. `model` imports the user model whose `rememberMeTokens`
+   * provider the guard uses; `guard` names the guard (default `web`).
+   *
+   * @example
+   * rememberMeTokens: { model: () => import('#models/user') }
+   */
+  rememberMeTokens?: RememberMeTokensConfig | false
 
   /**
    * What a request does when the sessions database fails while reading,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import debug from './debug.ts'
 import { hashSessionId, isValidSessionId } from './session_id.ts'
 import type { StoredSessionContext } from './store_context.ts'
-import type { SessionDevice } from './types.ts'
+import type { SessionDevice, StoredSessionRow } from './types.ts'
 import { revokeUserSessions } from './maintenance/revoke.ts'
 import { guardRepository } from './failsafe.ts'
 
@@ -68,6 +68,9 @@ export class StoredSessions {
     const rows = await repository.findByUser(user, new Date(0), new Date(0))
     const row = rows.find((candidate) => handleOf(candidate.id) === handle)
     const revoked = row ? await repository.deleteForUser(row.id, user) : false
+    // its remember-me cookie would sign that browser straight back in
+    const token = revoked ? this.#rememberMeTokenOf(row!) : null
+    if (token !== null) await this.#context.rememberMeTokens!.end(user, { only: token })
 
     debug('revoke one session of a user: %s', revoked ? 'revoked' : 'no such session')
     this.#emit(user, 'one', revoked ? 1 : 0)
@@ -76,15 +79,32 @@ export class StoredSessions {
 
   /**
    * Revokes every session of a user but the current one: "sign out other
-   * devices", e.g. after a password change.
+   * devices", e.g. after a password change. With `rememberMeTokens`
+   * configured, every remember-me token of the user but the current
+   * browser's ends too. Pass `ctx.session` (or its `sessionId`): the
+   * session itself also tells this request's token when it was just
+   * created (a sign-in through the remember-me cookie).
    */
-  async revokeOthers(userId: string | number, currentSessionId: string): Promise<number> {
+  async revokeOthers(
+    userId: string | number,
+    current: string | { sessionId: string; get(key: string): unknown }
+  ): Promise<number> {
+    const currentSessionId = typeof current === 'string' ? current : current.sessionId
     const currentHash = this.#hashOf(currentSessionId)
     const user = String(userId)
-    const count = await guardRepository(this.#context.repository(), 'revoke').deleteOthersForUser(
-      user,
-      currentHash
-    )
+    const repository = guardRepository(this.#context.repository(), 'revoke')
+    const tokens = this.#context.rememberMeTokens
+    let keep: string | null = null
+    if (tokens && typeof current !== 'string') {
+      keep = tokens.identifierOf(current.get(tokens.sessionKey))
+    }
+    if (tokens && keep === null && currentHash) {
+      const row = await repository.find(currentHash)
+      keep = row?.userId === user ? this.#rememberMeTokenOf(row) : null
+    }
+
+    const count = await repository.deleteOthersForUser(user, currentHash)
+    if (tokens) await tokens.end(user, { allBut: keep })
     this.#emit(user, 'others', count)
     return count
   }
@@ -103,6 +123,16 @@ export class StoredSessions {
   async count(userId: string | number): Promise<number> {
     const devices = await this.devices(userId)
     return devices.length
+  }
+
+  /**
+   * The remember-me token recorded in a stored session, if any.
+   */
+  #rememberMeTokenOf(row: StoredSessionRow): string | null {
+    const tokens = this.#context.rememberMeTokens
+    if (!tokens) return null
+    const packed = this.#context.codec.open(row.data, row.id)
+    return tokens.identifierIn(packed ? this.#context.codec.unpack(packed) : null)
   }
 
   #hashOf(sessionId: string | undefined): string | null {

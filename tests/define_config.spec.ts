@@ -4,7 +4,8 @@ import { Database } from '@adonisjs/lucid/database'
 import { AppFactory } from '@adonisjs/core/factories/app'
 import { EmitterFactory } from '@adonisjs/core/factories/events'
 import { LoggerFactory } from '@adonisjs/core/factories/logger'
-import { defineConfig, drivers } from '@adonisjs/core/encryption'
+import { defineConfig, drivers, Encryption } from '@adonisjs/core/encryption'
+import { AES256GCM } from '@adonisjs/core/encryption/drivers/aes_256_gcm'
 import { contextOf } from '../src/store_context.ts'
 import { SessionKeyring } from '../src/keyring.ts'
 import { hashSessionId } from '../src/session_id.ts'
@@ -60,6 +61,26 @@ test.group('config', () => {
     assert.equal(code, 'E_INVALID_STORED_SESSION_CONFIG')
   })
 
+  test('rememberMeTokens takes a function importing the user model and a guard name', ({
+    assert,
+  }) => {
+    const model = async () => ({ default: { find: async () => null } })
+    assert.isNull(resolveConfig().rememberMeTokens)
+    assert.isNull(resolveConfig({ rememberMeTokens: false }).rememberMeTokens)
+    assert.deepEqual(resolveConfig({ rememberMeTokens: { model } }).rememberMeTokens, {
+      model,
+      guard: 'web',
+    })
+    assert.throws(
+      () => resolveConfig({ rememberMeTokens: { model: 'app/models/user' as any } }),
+      /"rememberMeTokens.model" must be a function importing the user model/
+    )
+    assert.throws(
+      () => resolveConfig({ rememberMeTokens: { model, guard: 'web; drop' } }),
+      /"rememberMeTokens.guard" must be a guard name/
+    )
+  })
+
   test('schema-qualified table names are accepted', ({ assert }) => {
     assert.equal(resolveConfig({ table: 'auth.stored_sessions' }).table, 'auth.stored_sessions')
   })
@@ -88,11 +109,19 @@ async function fakeApp(encryption: unknown) {
     emitter
   )
   const bindings: Record<string, unknown> = { 'lucid.db': db, 'emitter': emitter }
+  const cookieEncryption = new Encryption({
+    keys: ['cookie-signing-key-of-32-chars!!'],
+    driver: (key) => new AES256GCM({ id: 'app', key }),
+  })
   return {
     db,
+    emitter,
     app: {
       config: { get: (key: string) => (key === 'encryption' ? encryption : undefined) },
-      container: { make: async (name: string) => bindings[name] },
+      container: {
+        make: async (name: unknown) =>
+          name === Encryption ? cookieEncryption : bindings[name as string],
+      },
     } as any,
   }
 }
@@ -144,6 +173,31 @@ test.group('storedSession() in an app', (group) => {
     await storedSession({ table: 'custom_sessions' }).resolver(app)
     assert.equal(StoredSession.table, 'custom_sessions')
     assert.equal(StoredSession.connection, 'sqlite')
+  })
+
+  test("with rememberMeTokens, sessions record the guard's tokens: listened to once", async ({
+    assert,
+    cleanup,
+  }) => {
+    const encryption = defineConfig({
+      default: 'app',
+      list: { app: drivers.aes256gcm({ id: 'app', keys: ['the-app-key-of-32-characters-ok!'] }) },
+    })
+    const { app, db, emitter } = await fakeApp(encryption)
+    cleanup(() => db.manager.closeAll())
+    const config = { rememberMeTokens: { model: async () => ({ default: {} as any }) } }
+
+    await storedSession().resolver(app)
+    assert.isFalse(emitter.hasListeners('session_auth:login_succeeded' as any))
+    await storedSession(config).resolver(app)
+    await storedSession(config).resolver(app)
+    for (const event of [
+      'session_auth:login_succeeded',
+      'session_auth:authentication_succeeded',
+      'session_auth:logged_out',
+    ]) {
+      assert.equal(emitter.listenerCount(event as any), 1, event)
+    }
   })
 
   test('an unknown encryptor or connection is a config error', async ({ assert, cleanup }) => {

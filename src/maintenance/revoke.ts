@@ -10,12 +10,18 @@ export interface RevokeOptions {
 
 export interface RevokeSummary {
   deleted: number
+  /**
+   * Remember-me tokens of the user ended with the sessions (with the
+   * `rememberMeTokens` option; 0 without it, and for revokeAllSessions).
+   */
+  rememberMeTokens: number
   durationMs: number
 }
 
 /**
- * Signs a user out everywhere: deletes every session tagged with the user
- * id (`session.tag()`), live or not.
+ * Signs a user out everywhere: deletes every session of the user (its
+ * `user_id`: the `userKey` or `session.tag()`), live or not, and, with the
+ * `rememberMeTokens` option, every remember-me token of the user.
  *
  * @example
  * await revokeUserSessions(context, user.id)
@@ -27,6 +33,9 @@ export async function revokeUserSessions(
 ): Promise<RevokeSummary> {
   const user = String(userId)
   const summary = await revoke(context, FILTERS.user(user), options)
+  if (context.rememberMeTokens) {
+    summary.rememberMeTokens = await context.rememberMeTokens.end(user, { all: true })
+  }
   context.events.emit('stored_session:revoke', () => ({
     userId: user,
     scope: 'all' as const,
@@ -60,5 +69,5 @@ async function revoke(
     batches++
     options.onProgress?.({ deleted, batches })
   })
-  return { deleted, durationMs: Math.round(performance.now() - started) }
+  return { deleted, rememberMeTokens: 0, durationMs: Math.round(performance.now() - started) }
 }

@@ -200,6 +200,13 @@ export class TestApp {
   }
 
   /**
+   * The encryption this app's cookies are signed and encrypted with.
+   */
+  get cookieEncryption() {
+    return this.#cookieEncryption
+  }
+
+  /**
    * The SessionCollection @adonisjs/session builds (store with a null ctx).
    */
   collection() {
