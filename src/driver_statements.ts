@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
+import { READ_AS_UTC, utcBinding } from './utc_times.ts'
 
 /**
  * The statements every request makes (find, insert, update, touch), run on
@@ -112,10 +113,16 @@ function pgQuery(connection: any, query: { name?: string; text: string; values: 
   })
 }
 
+/**
+ * Times are bound and read as UTC wall times (see utc_times.ts).
+ */
 function mysqlExecute(connection: any, sql: string, bindings: unknown[]) {
   return new Promise((resolve, reject) => {
-    connection.execute(sql, bindings, (error: unknown, rows: unknown, fields: unknown) =>
-      error ? reject(error) : resolve([rows, fields])
+    connection.execute(
+      { sql, ...READ_AS_UTC },
+      bindings.map((value) => utcBinding(value as Knex.RawBinding)),
+      (error: unknown, rows: unknown, fields: unknown) =>
+        error ? reject(error) : resolve([rows, fields])
     )
   })
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
 import { quoteSqliteTable, retryWhenBusy, sqliteGet, sqliteRun } from './sqlite_statements.ts'
 import { driverQuery, quoteTable } from './driver_statements.ts'
+import { utcRaw } from './utc_times.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -253,11 +254,12 @@ export class SessionRepository {
   }
 
   /**
-   * `knex.raw()`; on SQLite, tried again while another process's write
-   * makes SQLite answer SQLITE_BUSY at once (see retryWhenBusy).
+   * `knex.raw()`, with times bound and read as UTC (see utc_times.ts); on
+   * SQLite, tried again while another process's write makes SQLite answer
+   * SQLITE_BUSY at once (see retryWhenBusy).
    */
   #raw(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
-    if (this.dialect !== 'sqlite') return this.#knex.raw(sql, bindings) as any
+    if (this.dialect !== 'sqlite') return utcRaw(this.#knex, this.dialect, sql, bindings) as any
     return retryWhenBusy(() => this.#knex.raw(sql, bindings))
   }
 

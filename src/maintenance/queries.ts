@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { utcRaw } from '../utc_times.ts'
 import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 import { guardRepository, type Operation } from '../failsafe.ts'
@@ -111,7 +112,7 @@ export class MaintenanceQueries {
 
   async count(filter: RowFilter): Promise<number> {
     const rows = this.#rows(
-      await this.#knex.raw(`select count(*) as n from ?? where ${filter.sql}`, [
+      await this.#raw(`select count(*) as n from ?? where ${filter.sql}`, [
         this.#table,
         ...filter.bindings,
       ])
@@ -146,7 +147,7 @@ export class MaintenanceQueries {
 
     if (this.dialect === 'pg') {
       const result = await this.#retrying(() =>
-        this.#knex.raw(
+        this.#raw(
           `delete from ?? where id in (select id from ?? where ${where} order by ${order} limit ? for update skip locked) and ${filter.sql} returning id`,
           [this.#table, this.#table, ...whereBindings, limit, ...filter.bindings]
         )
@@ -159,7 +160,7 @@ export class MaintenanceQueries {
       // One statement walking the index: no ids go back and forth, and the
       // rows it deletes are gone from the next batch.
       const result = await this.#retrying(() =>
-        this.#knex.raw(`delete from ?? where ${filter.sql} order by ${order} limit ?`, [
+        this.#raw(`delete from ?? where ${filter.sql} order by ${order} limit ?`, [
           this.#table,
           ...filter.bindings,
           limit,
@@ -170,7 +171,7 @@ export class MaintenanceQueries {
     }
 
     const picked = this.#rows(
-      await this.#knex.raw(`select id from ?? where ${where} order by ${order} limit ?`, [
+      await this.#raw(`select id from ?? where ${where} order by ${order} limit ?`, [
         this.#table,
         ...whereBindings,
         limit,
@@ -182,7 +183,7 @@ export class MaintenanceQueries {
     const lastId = picked[picked.length - 1]
     picked.sort()
     const result = await this.#retrying(() =>
-      this.#knex.raw(
+      this.#raw(
         `delete from ?? where id in (${picked.map(() => '?').join(', ')}) and ${filter.sql}`,
         [this.#table, ...picked, ...filter.bindings]
       )
@@ -213,7 +214,7 @@ export class MaintenanceQueries {
           : 'substr(data, 1, ?)'
     const data = skipHeader ? `case when ${head} = ? then null else data end as data` : 'data'
     const rows = this.#rows(
-      await this.#knex.raw(
+      await this.#raw(
         `select id, version, ${data} from ?? ${afterId === null ? '' : 'where id > ?'} order by id limit ?`,
         [
           ...(skipHeader ? [skipHeader.length, skipHeader] : []),
@@ -236,7 +237,7 @@ export class MaintenanceQueries {
    * activity.
    */
   async replaceData(id: string, version: number, data: Buffer): Promise<boolean> {
-    const result = await this.#knex.raw(
+    const result = await this.#raw(
       'update ?? set data = ?, version = version + 1 where id = ? and version = ?',
       [this.#table, data, id, version]
     )
@@ -252,7 +253,7 @@ export class MaintenanceQueries {
     version: number,
     changes: { data: Buffer; userId: string | null; expiresAt: Date }
   ): Promise<boolean> {
-    const result = await this.#knex.raw(
+    const result = await this.#raw(
       'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = ?',
       [this.#table, changes.data, changes.userId, changes.expiresAt, id, version]
     )
@@ -260,7 +261,7 @@ export class MaintenanceQueries {
   }
 
   async deleteVersion(id: string, version: number): Promise<boolean> {
-    const result = await this.#knex.raw('delete from ?? where id = ? and version = ?', [
+    const result = await this.#raw('delete from ?? where id = ? and version = ?', [
       this.#table,
       id,
       version,
@@ -275,7 +276,7 @@ export class MaintenanceQueries {
     const live = 'expires_at > ? and created_at > ?'
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
     const rows = this.#rows(
-      await this.#knex.raw(
+      await this.#raw(
         `select count(*) as total,
           sum(case when ${live} then 1 else 0 end) as live,
           sum(case when ${live} and user_id is not null then 1 else 0 end) as with_user,
@@ -319,7 +320,7 @@ export class MaintenanceQueries {
   async payloadSizeAt(rank: number): Promise<number> {
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
     const rows = this.#rows(
-      await this.#knex.raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
+      await this.#raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
         this.#table,
         rank,
       ])
@@ -335,7 +336,7 @@ export class MaintenanceQueries {
   async payloadSizesBelow(belowId: string): Promise<number[]> {
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
     const rows = this.#rows(
-      await this.#knex.raw(`select ${length} as size from ?? where id < ?`, [this.#table, belowId])
+      await this.#raw(`select ${length} as size from ?? where id < ?`, [this.#table, belowId])
     )
     return rows.map((row) => Number(row.size)).sort((a, b) => a - b)
   }
@@ -351,7 +352,7 @@ export class MaintenanceQueries {
     const [schema, name] = this.#schemaAndName()
     switch (this.dialect) {
       case 'pg': {
-        const result = await this.#knex.raw(
+        const result = await this.#raw(
           'select reltuples::float8 as n from pg_class where oid = to_regclass(?)',
           [this.#quotedPgTable()]
         )
@@ -360,7 +361,7 @@ export class MaintenanceQueries {
       }
       case 'mysql': {
         const rows = this.#rows(
-          await this.#knex.raw(
+          await this.#raw(
             `select table_rows as n from information_schema.tables where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ?`,
             schema === null ? [name] : [schema, name]
           )
@@ -368,9 +369,7 @@ export class MaintenanceQueries {
         return rows.length && rows[0].n !== null ? Number(rows[0].n) : null
       }
       case 'sqlite': {
-        const rows = this.#rows(
-          await this.#knex.raw('select max(rowid) as n from ??', [this.#table])
-        )
+        const rows = this.#rows(await this.#raw('select max(rowid) as n from ??', [this.#table]))
         return rows.length && rows[0].n !== null ? Number(rows[0].n) : null
       }
     }
@@ -386,7 +385,7 @@ export class MaintenanceQueries {
     const [schema, name] = this.#schemaAndName()
     switch (this.dialect) {
       case 'pg': {
-        const result = await this.#knex.raw(
+        const result = await this.#raw(
           `select n_distinct::float8 as n from pg_stats where schemaname = ${schema === null ? 'current_schema()' : '?'} and tablename = ? and attname = 'user_id'`,
           schema === null ? [name] : [schema, name]
         )
@@ -396,7 +395,7 @@ export class MaintenanceQueries {
       }
       case 'mysql': {
         const rows = this.#rows(
-          await this.#knex.raw(
+          await this.#raw(
             `select max(cardinality) as n from information_schema.statistics where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ? and column_name = 'user_id' and seq_in_index = 1`,
             schema === null ? [name] : [schema, name]
           )
@@ -437,10 +436,9 @@ export class MaintenanceQueries {
             .split('.')
             .map((part) => `"${part}"`)
             .join('.')
-          const result = await this.#knex.raw(
-            'select pg_total_relation_size(to_regclass(?)) as size',
-            [quoted]
-          )
+          const result = await this.#raw('select pg_total_relation_size(to_regclass(?)) as size', [
+            quoted,
+          ])
           const size = result.rows[0].size
           return size === null ? null : Number(size)
         }
@@ -449,7 +447,7 @@ export class MaintenanceQueries {
             ? this.#table.split('.')
             : [null, this.#table]
           const rows = this.#rows(
-            await this.#knex.raw(
+            await this.#raw(
               `select data_length + index_length as size from information_schema.tables where table_schema = ${schema === null ? 'database()' : '?'} and table_name = ?`,
               schema === null ? [name] : [schema, name]
             )
@@ -458,7 +456,7 @@ export class MaintenanceQueries {
         }
         case 'sqlite': {
           const rows = this.#rows(
-            await this.#knex.raw(
+            await this.#raw(
               "select sum(pgsize) as size from dbstat where name in (select name from sqlite_master where tbl_name = ? and type in ('table', 'index'))",
               [this.#table]
             )
@@ -479,6 +477,11 @@ export class MaintenanceQueries {
         if (attempt >= MAX_STATEMENT_ATTEMPTS || !isRetryable(error)) throw error
       }
     }
+  }
+
+  /** `knex.raw()` with times bound and read as UTC (see utc_times.ts). */
+  #raw(sql: string, bindings: readonly Knex.RawBinding[]) {
+    return utcRaw(this.#knex, this.dialect, sql, bindings)
   }
 
   #rows(result: unknown): Record<string, unknown>[] {

@@ -1,15 +1,40 @@
 import { DateTime } from 'luxon'
-import { BaseModel, column } from '@adonisjs/lucid/orm'
+import { BaseModel, beforeFetch, beforeFind, beforePaginate, column } from '@adonisjs/lucid/orm'
+import type { LucidRow, ModelQueryBuilderContract } from '@adonisjs/lucid/types/model'
 import { toMillis } from '../repository.ts'
+import { utcBinding } from '../utc_times.ts'
 
 /**
  * Timestamps come back as Date, epoch milliseconds (SQLite) or strings,
- * depending on the dialect.
+ * depending on the dialect. On MySQL they are UTC wall times, written and
+ * read as such whatever the process's zone (see utc_times.ts).
  */
 const timestamp = {
   consume: (value: unknown) =>
     value === null || value === undefined ? value : DateTime.fromMillis(toMillis(value)),
-  prepare: (value: DateTime | null | undefined) => (value ? value.toJSDate() : value),
+  prepare: (value: DateTime | null | undefined, _attribute: string, row: LucidRow) => {
+    if (!value) return value
+    const date = value.toJSDate()
+    return isMysql(clientOf(row)) ? utcBinding(date) : date
+  },
+}
+
+function clientOf(row: LucidRow) {
+  return (row.constructor as typeof StoredSession).$adapter.modelClient(row)
+}
+
+function isMysql(client: { dialect: { name: string } }) {
+  return client.dialect.name === 'mysql'
+}
+
+type Query = ModelQueryBuilderContract<typeof StoredSession>
+
+/**
+ * mysql2 reads DATETIMEs in the process's zone unless told otherwise,
+ * per statement.
+ */
+function readTimesAsUtc(query: Query) {
+  if (isMysql(query.client)) query.knexQuery.options({ timezone: 'Z' })
 }
 
 /**
@@ -53,4 +78,16 @@ export class StoredSession extends BaseModel {
 
   @column.dateTime(timestamp)
   declare expiresAt: DateTime
+
+  @beforeFind()
+  @beforeFetch()
+  static utcTimes(query: Query) {
+    readTimesAsUtc(query)
+  }
+
+  @beforePaginate()
+  static utcTimesOfPage([countQuery, query]: [Query, Query]) {
+    readTimesAsUtc(countQuery)
+    readTimesAsUtc(query)
+  }
 }
