@@ -131,15 +131,18 @@ function driverCause(error: any, code: string | undefined): StoreDriverError {
   const errno = error?.errno
   const sqlState = error?.sqlState
   const stack = typeof error?.stack === 'string' ? error.stack : ''
+  const message = typeof error?.message === 'string' ? error.message : ''
   return new StoreDriverError(
     typeof name === 'string' && SAFE_CODE.test(name) ? name : 'Error',
     code,
     typeof errno === 'number' ? errno : undefined,
     typeof sqlState === 'string' && SQL_STATE.test(sqlState) ? sqlState : undefined,
-    // the frames only: the first lines repeat the message
+    // the frames only: the first lines repeat the message, and a value
+    // quoted there with a line break may look like a frame (V8 formats the
+    // stack lazily, after knex put the bindings in the message)
     stack
       .split('\n')
-      .filter((line: string) => /^\s+at /.test(line))
+      .filter((line: string) => /^\s+at /.test(line) && !message.includes(line))
       .map((line: string) => `\n${line}`)
       .join('')
   )

@@ -4,6 +4,7 @@ import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from '../src/errors.ts'
 import { hashSessionId } from '../src/session_id.ts'
+import { guardStatements } from '../src/failsafe.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`error causes [${dialect.name}]`, () => {
@@ -63,6 +64,29 @@ for (const dialect of enabledDialects()) {
       ]) {
         assert.notInclude(output, secret)
       }
+    })
+
+    test('a binding shaped like a stack frame does not reach the cause through its stack', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      // knex interpolates bindings into the message before V8 formats the
+      // stack, so the stack's first lines quote them; a value with a line
+      // break must not pass for one of its frames
+      const marker = 'binding-marker'
+      const value = `x\n    at ${marker} (/app/secret.js:1:1)`
+      const failure = await guardStatements('revoke', () =>
+        t.db.rawQuery('select id from stored_sessions_missing_table where id = ?', [value])
+      ).catch((error) => error)
+
+      assert.instanceOf(failure, E_SESSION_STORE_UNAVAILABLE)
+      const cause = failure.cause as StoreDriverError
+      assert.instanceOf(cause, StoreDriverError)
+      assert.match(cause.stack!, /\n\s+at /)
+      assert.notInclude(cause.stack!, marker)
+      assert.notInclude(cause.stack!, 'stored_sessions_missing_table')
     })
   })
 }
