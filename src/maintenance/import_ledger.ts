@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
 import type { StoredSessionContext } from '../store_context.ts'
 import { guardRepository } from '../failsafe.ts'
@@ -8,6 +9,29 @@ import type { RowFilter } from './queries.ts'
  * created itself): real versions are never negative, so it matches no row.
  */
 export const OWNED_BY_STORE = -1
+
+/**
+ * The longest ledger name: PostgreSQL truncates identifiers past 63
+ * characters silently (MySQL refuses them past 64), and a name of 63
+ * exactly would collide with its own primary key, `<name>_pkey` cut to 63.
+ */
+const MAX_IDENTIFIER_LENGTH = 62
+
+/**
+ * The ledger's table: `<table>_imported`, in the table's schema. When that
+ * would pass 62 characters, the name is cut and a digest of the whole name
+ * keeps it distinct: `<first 44 characters>_<8 hex digits>_imported`.
+ */
+export function ledgerTableOf(table: string): string {
+  const dot = table.lastIndexOf('.')
+  const schema = table.slice(0, dot + 1)
+  const name = table.slice(dot + 1)
+  const suffix = '_imported'
+  if (name.length + suffix.length <= MAX_IDENTIFIER_LENGTH) return `${schema}${name}${suffix}`
+  const digest = createHash('sha256').update(name).digest('hex').slice(0, 8)
+  const kept = MAX_IDENTIFIER_LENGTH - suffix.length - digest.length - 1
+  return `${schema}${name.slice(0, kept)}_${digest}${suffix}`
+}
 
 export interface LedgerEntry {
   /** Stored hash of the source row's id. */
@@ -47,7 +71,7 @@ export class ImportLedger {
     return guardRepository(
       new ImportLedger(
         context.db.connection(context.connectionName).getWriteClient(),
-        `${context.config.table}_imported`
+        ledgerTableOf(context.config.table)
       ),
       'import'
     )

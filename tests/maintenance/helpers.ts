@@ -4,6 +4,7 @@ import type { Database } from '@adonisjs/lucid/database'
 import type { SessionStoreFactory } from '@adonisjs/session/types'
 import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
 import { contextOf, type StoredSessionContext } from '../../src/store_context.ts'
+import { ledgerTableOf } from '../../src/maintenance/import_ledger.ts'
 import type { StoredSessionConfig } from '../../src/types.ts'
 import type { Dialect } from '../helpers/dialects.ts'
 import { DAY, FakeClock, TestApp, makeKeyring, setupDatabase, uniqueTable } from '../helpers/app.ts'
@@ -61,7 +62,7 @@ export async function setupStore(
       for (const testApp of apps) await testApp.close()
       await db.connection().schema.dropTableIfExists(table)
       // what sessions:import remembers between runs
-      await db.connection().schema.dropTableIfExists(`${table}_imported`)
+      await db.connection().schema.dropTableIfExists(ledgerTableOf(table))
       await db.manager.closeAll()
     },
   }

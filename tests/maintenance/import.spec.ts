@@ -10,6 +10,10 @@ import { hashSessionId } from '../../src/session_id.ts'
 import { StoredSessions } from '../../src/user_sessions.ts'
 import { revokeUserSessions } from '../../src/maintenance/revoke.ts'
 import { bodyOf, setupStore, type StoreSetup } from './helpers.ts'
+import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
+import { contextOf } from '../../src/store_context.ts'
+import { ledgerTableOf } from '../../src/maintenance/import_ledger.ts'
+import { makeKeyring } from '../helpers/app.ts'
 
 /**
  * The table `node ace make:session-table` creates for the built-in store.
@@ -289,6 +293,47 @@ for (const dialect of enabledDialects()) {
       const late = await importDatabaseSessions(t.context, { from: source })
       assert.containsSubset(late, { copied: 1, deletedHere: 2 })
       assert.deepEqual(await bodyOf(moveTo(dave, after)), { user: 9, cart: null })
+    })
+
+    test('a table name of 63 characters keeps a ledger whose name fits the identifier limits', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      // `<table>_imported` would pass 63 characters: PostgreSQL truncates it
+      // (to the sessions table's own name here), MySQL refuses it. Renamed,
+      // as MySQL refuses the default index names of a table this long.
+      const table = t.table.padEnd(63, 'x')
+      await t.db.connection().schema.renameTable(t.table, table)
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.db.connection().schema.dropTableIfExists(table)
+        await t.db.connection().schema.dropTableIfExists(ledgerTableOf(table))
+        await t.cleanup()
+      })
+      const factory = createStoredSessionFactory(resolveConfig({ table }), {
+        db: t.db,
+        emitter: t.emitter,
+        keyring: makeKeyring(),
+        clock: clock.now,
+      })
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      before.handler = authHandler
+      const alice = before.client()
+      await alice.get('/?login=42')
+
+      const first = await importDatabaseSessions(contextOf(factory)!, { from: source })
+      assert.containsSubset(first, { copied: 1 })
+      const after = await t.serve({ stored: factory })
+      after.handler = authHandler
+      assert.deepEqual(await bodyOf(moveTo(alice, after), '/?logout=1'), { user: null, cart: null })
+      const again = await importDatabaseSessions(contextOf(factory)!, { from: source })
+      assert.containsSubset(again, { copied: 0, deletedHere: 1 })
+      assert.isAtMost(ledgerTableOf(table).length, 62)
+      assert.isTrue(await t.db.connection().schema.hasTable(ledgerTableOf(table)))
     })
 
     test('a sign-out served by the old store removes the copy this store never wrote', async ({
