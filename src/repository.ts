@@ -1,6 +1,13 @@
 import type { Knex } from 'knex'
 import type { ClientMetadata, StoredSessionRow } from './types.ts'
-import { quoteSqliteTable, retryWhenBusy, sqliteGet, sqliteRun } from './sqlite_statements.ts'
+import {
+  quoteSqliteTable,
+  retryWhenBusy,
+  sqliteGet,
+  sqliteImmediate,
+  sqliteRun,
+  type SqliteConnection,
+} from './sqlite_statements.ts'
 import { driverQuery, quoteTable } from './driver_statements.ts'
 import { utcRaw } from './utc_times.ts'
 
@@ -20,9 +27,16 @@ export class SessionRepository {
   #knex: Knex
   #table: string
 
-  constructor(knex: Knex, table: string) {
+  /**
+   * SQLite: the connection `serialized()` holds in its transaction, on
+   * which every statement of this repository then runs.
+   */
+  #held?: SqliteConnection
+
+  constructor(knex: Knex, table: string, held?: SqliteConnection) {
     this.#knex = knex
     this.#table = table
+    this.#held = held
     this.dialect = dialectOf(knex)
   }
 
@@ -31,7 +45,7 @@ export class SessionRepository {
    * and MySQL lock the row until the transaction ends.
    */
   async find(hash: string, forUpdate = false): Promise<StoredSessionRow | null> {
-    // SQLite has no row locks: serialized() runs one work at a time instead.
+    // SQLite has no row locks: serialized() holds the write lock of the file.
     const lock = forUpdate && this.dialect !== 'sqlite' ? ' for update' : ''
     const rows = this.#rows(
       await this.#hot(
@@ -44,15 +58,21 @@ export class SessionRepository {
 
   /**
    * Runs `work` with a repository whose `find(hash, true)` holds the row
-   * against other writers until `work` settles: a transaction on
-   * PostgreSQL and MySQL. On SQLite, one `work` at a time per process:
-   * better-sqlite3 runs each statement synchronously, so once this process's
-   * own requests stop taking turns between a re-read and the update after it
-   * (each statement awaits knex's pool), other processes have only
-   * microseconds to get in between.
+   * against other writers, in this process and in others, until `work`
+   * settles: a transaction on PostgreSQL and MySQL (the row lock), a
+   * `BEGIN IMMEDIATE` transaction on SQLite (the file's write lock). On
+   * SQLite one `work` of this process runs at a time too: a second
+   * connection of the process waiting for the lock would block the event
+   * loop that the first one needs to finish.
    */
   async serialized<Result>(work: (repository: SessionRepository) => Promise<Result>) {
-    if (this.dialect === 'sqlite') return oneAtATime(this.#knex, () => work(this))
+    if (this.dialect === 'sqlite') {
+      return oneAtATime(this.#knex, () =>
+        sqliteImmediate(this.#knex, (held) =>
+          work(new SessionRepository(this.#knex, this.#table, held))
+        )
+      )
+    }
     return this.#knex.transaction((trx) => work(new SessionRepository(trx, this.#table)))
   }
 
@@ -189,8 +209,8 @@ export class SessionRepository {
     const text = hotSql(this.dialect, table, sql)
     if (this.dialect === 'sqlite') {
       return sql.startsWith('select')
-        ? sqliteGet(this.#knex, text, values).then((row) => (row ? [row] : []))
-        : sqliteRun(this.#knex, text, values)
+        ? sqliteGet(this.#knex, text, values, this.#held).then((row) => (row ? [row] : []))
+        : sqliteRun(this.#knex, text, values, this.#held)
     }
     return driverQuery(this.#knex, this.dialect, text, values)
   }
@@ -260,7 +280,10 @@ export class SessionRepository {
    */
   #raw(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
     if (this.dialect !== 'sqlite') return utcRaw(this.#knex, this.dialect, sql, bindings) as any
-    return retryWhenBusy(() => this.#knex.raw(sql, bindings))
+    const held = this.#held
+    return retryWhenBusy(() =>
+      held ? this.#knex.raw(sql, bindings).connection(held) : this.#knex.raw(sql, bindings)
+    )
   }
 
   #rows(result: unknown): Record<string, unknown>[] {

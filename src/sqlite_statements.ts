@@ -23,27 +23,39 @@ const statements = new WeakMap<object, Map<string, Statement>>()
 export function sqliteGet(
   knex: Knex,
   sql: string,
-  bindings: unknown[]
+  bindings: unknown[],
+  held?: SqliteConnection
 ): Promise<Record<string, unknown> | undefined> {
-  return withStatement(knex, sql, bindings, (statement, values) => statement.get(...values) as any)
+  return withStatement(
+    knex,
+    sql,
+    bindings,
+    (statement, values) => statement.get(...values) as any,
+    held
+  )
 }
 
 /**
  * An UPDATE / INSERT / DELETE; resolves to better-sqlite3's run result
  * (`changes`), the shape knex's raw() resolves to on SQLite.
  */
-export function sqliteRun(knex: Knex, sql: string, bindings: unknown[]) {
-  return withStatement(knex, sql, bindings, (statement, values) => statement.run(...values))
+export function sqliteRun(knex: Knex, sql: string, bindings: unknown[], held?: SqliteConnection) {
+  return withStatement(knex, sql, bindings, (statement, values) => statement.run(...values), held)
 }
 
+/**
+ * Runs a statement on `held` (the connection of sqliteImmediate()'s work),
+ * else on a connection taken from knex's pool for it.
+ */
 async function withStatement<Result>(
   knex: Knex,
   sql: string,
   bindings: unknown[],
-  execute: (statement: Statement, values: unknown[]) => Result
+  execute: (statement: Statement, values: unknown[]) => Result,
+  held?: SqliteConnection
 ): Promise<Result> {
   const client = knex.client as any
-  const connection = await client.acquireConnection()
+  const connection = held ?? (await client.acquireConnection())
   try {
     let prepared = statements.get(connection)
     if (!prepared) statements.set(connection, (prepared = new Map()))
@@ -59,8 +71,61 @@ async function withStatement<Result>(
     const values = bindings.map(toSqliteValue)
     return await retryWhenBusy(() => execute(statement, values))
   } finally {
-    await client.releaseConnection(connection)
+    if (!held) await client.releaseConnection(connection)
   }
+}
+
+/**
+ * A better-sqlite3 connection (`Database`), as knex's pool hands it out.
+ */
+export interface SqliteConnection {
+  prepare(sql: string): unknown
+  exec(sql: string): unknown
+  readonly inTransaction: boolean
+}
+
+/**
+ * Runs `work` on one connection of knex's pool inside `BEGIN IMMEDIATE`,
+ * which takes SQLite's write lock on the file before the first statement
+ * (waiting for it up to the busy timeout, better-sqlite3's 5 s by
+ * default): no other process can write between the statements of `work`,
+ * so a re-read and the update after it cannot lose to another process's
+ * write. Commits when `work` resolves; rolls back when it or the commit
+ * fails, so the connection goes back to the pool with no transaction open.
+ */
+export async function sqliteImmediate<Result>(
+  knex: Knex,
+  work: (connection: SqliteConnection) => Promise<Result>
+): Promise<Result> {
+  const client = knex.client as any
+  const connection: SqliteConnection = await client.acquireConnection()
+  try {
+    await retryWhenBusy(() => control(client, connection, 'begin immediate'))
+    const result = await work(connection)
+    await retryWhenBusy(() => control(client, connection, 'commit'))
+    return result
+  } finally {
+    try {
+      if (connection.inTransaction) control(client, connection, 'rollback')
+    } finally {
+      await client.releaseConnection(connection)
+    }
+  }
+}
+
+/**
+ * A transaction statement, reported to knex `query` listeners as knex
+ * reports its own BEGIN and COMMIT.
+ */
+function control(client: any, connection: SqliteConnection, sql: string) {
+  client.emit('query', {
+    __knexUid: (connection as any).__knexUid,
+    method: 'raw',
+    sql,
+    bindings: [],
+    options: {},
+  })
+  connection.exec(sql)
 }
 
 /**
