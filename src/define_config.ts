@@ -12,6 +12,7 @@ import { SessionEvents } from './events.ts'
 import { StoredSessionStore } from './store.ts'
 import { FailsafeStore, guardRepository } from './failsafe.ts'
 import { CollectionStore } from './collection_store.ts'
+import { MergeQueue } from './merge_queue.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
 import type { ClientMetadata, StoredSessionConfig } from './types.ts'
 import type { HttpContext } from '@adonisjs/core/http'
@@ -27,6 +28,14 @@ import { RememberMeTokens, type RememberMeTokensConfig } from './remember_me_tok
 export const DEFAULT_TABLE = 'stored_sessions'
 const DEFAULT_MAX_LIFETIME = '30 days'
 const DEFAULT_MAX_PAYLOAD_SIZE = 512 * 1024
+
+/**
+ * Merges of one session that may run or wait in one process: far more
+ * than the parallel requests of one page (browsers open 6 connections per
+ * host over HTTP/1.1), while a client flooding one session with writes
+ * waits behind at most this many merges of ~1 ms each, and then gets 409s.
+ */
+const DEFAULT_MERGE_QUEUE_LIMIT = 32
 
 /**
  * How long one store operation may wait on the database. A healthy server
@@ -81,6 +90,7 @@ export interface ResolvedStoredSessionConfig {
   metadata: { ipAddress: boolean; userAgent: boolean }
   userKey: string | null
   rememberMeTokens: RememberMeTokensConfig | null
+  mergeQueueLimit: number
 }
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
@@ -91,6 +101,10 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
   const maxPayloadSize = config.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE
   if (!Number.isInteger(maxPayloadSize) || maxPayloadSize <= 0) {
     throw new E_INVALID_STORED_SESSION_CONFIG([`"maxPayloadSize" must be a positive integer`])
+  }
+  const mergeQueueLimit = config.mergeQueueLimit ?? DEFAULT_MERGE_QUEUE_LIMIT
+  if (!Number.isInteger(mergeQueueLimit) || mergeQueueLimit <= 0) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([`"mergeQueueLimit" must be a positive integer`])
   }
   return {
     connection: config.connection,
@@ -110,6 +124,7 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
     },
     userKey: config.userKey === false ? null : (config.userKey ?? DEFAULT_USER_KEY),
     rememberMeTokens: rememberMeTokensConfig(config.rememberMeTokens),
+    mergeQueueLimit,
   }
 }
 
@@ -215,6 +230,7 @@ export function createStoredSessionFactory(
       : null,
   }
 
+  const mergeQueue = new MergeQueue(config.mergeQueueLimit)
   const storeFor = (ctx: HttpContext | null, sessionConfig: SessionConfig) => {
     let ttl = ttlCache.get(sessionConfig.age)
     if (ttl === undefined) {
@@ -233,6 +249,7 @@ export function createStoredSessionFactory(
       client: ctx ? () => clientMetadata(ctx, config.metadata) : undefined,
       input: ctx ? () => ctx.request.original() : undefined,
       userKey: config.userKey,
+      mergeQueue,
     })
     return new FailsafeStore(store, config.onError, events, config.timeout)
   }

@@ -32,11 +32,13 @@ export const E_INVALID_SESSION_ID = createError(
 )
 
 /**
- * Concurrent requests kept changing the same session and the write could
- * not be merged within the retry budget. Nothing of this request was written.
+ * Too many concurrent requests were changing the same session: the write
+ * could not be merged within the retry budget, or the session already had
+ * `mergeQueueLimit` merges waiting in this process. Nothing of this
+ * request was written.
  */
-export const E_SESSION_WRITE_CONFLICT = createError<[attempts: number]>(
-  'Session was changed by concurrent requests %d times in a row while writing; giving up. Nothing was written',
+export const E_SESSION_WRITE_CONFLICT = createError<[reason: string]>(
+  'Session is being changed by too many concurrent requests (%s); giving up. Nothing was written',
   'E_SESSION_WRITE_CONFLICT',
   409
 )

@@ -14,6 +14,7 @@ import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
 import { traced } from './tracing.ts'
+import type { MergeQueue } from './merge_queue.ts'
 import { packSession } from './flashed_input.ts'
 
 /**
@@ -54,6 +55,8 @@ export interface StoredSessionStoreOptions {
   input?: () => unknown
   /** Session key holding the signed-in user's id, mirrored into `user_id`. */
   userKey?: string | null
+  /** Where the merges of one session wait their turn in this process. */
+  mergeQueue?: MergeQueue
 }
 
 /**
@@ -378,41 +381,52 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
      * cannot lose again however many requests pile up on one session.
      */
     let mergeError: unknown
-    const outcome = await repository.serialized(async (locked) => {
-      for (let attempt = 1; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        const current = await locked.find(hash, true)
-        if (!current) {
-          if (target.kind === 'update') {
-            debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
-            this.#snapshot = null
-            this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
-            return { created: false, bytes: 0 }
-          }
-          target = { kind: 'insert', version: initialVersion() }
-        } else {
-          const theirs = this.#decode(current)
-          if (theirs) {
-            try {
-              toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
-            } catch (error) {
-              // Not a database failure: rethrown as is once the lock is released.
-              mergeError = error
-              return null
+    const outcome = await this.#inTurn(hash, () =>
+      repository.serialized(async (locked) => {
+        for (let attempt = 1; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+          const current = await locked.find(hash, true)
+          if (!current) {
+            if (target.kind === 'update') {
+              debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
+              this.#snapshot = null
+              this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
+              return { created: false, bytes: 0 }
             }
-            target = { kind: 'update', version: current.version }
-            this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
+            target = { kind: 'insert', version: initialVersion() }
           } else {
-            target = { kind: 'replace', version: current.version }
+            const theirs = this.#decode(current)
+            if (theirs) {
+              try {
+                toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
+              } catch (error) {
+                // Not a database failure: rethrown as is once the lock is released.
+                mergeError = error
+                return null
+              }
+              target = { kind: 'update', version: current.version }
+              this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
+            } else {
+              target = { kind: 'replace', version: current.version }
+            }
           }
+          const written = await this.#attempt(locked, hash, target, toStore, values)
+          if (written) return written
         }
-        const written = await this.#attempt(locked, hash, target, toStore, values)
-        if (written) return written
-      }
-      return null
-    })
+        return null
+      })
+    )
     if (mergeError) throw mergeError
     if (outcome) return outcome
-    throw new E_SESSION_WRITE_CONFLICT([MAX_WRITE_ATTEMPTS])
+    throw new E_SESSION_WRITE_CONFLICT([`${MAX_WRITE_ATTEMPTS} attempts lost`])
+  }
+
+  /**
+   * Runs a merge once the merges of its session queued before it in this
+   * process are done, and before it takes a connection (see merge_queue.ts).
+   */
+  #inTurn<Result>(hash: string, merge: () => Promise<Result>): Promise<Result> {
+    const queue = this.#options.mergeQueue
+    return queue ? queue.run(hash, merge) : merge()
   }
 
   /**

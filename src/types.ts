@@ -85,6 +85,15 @@ export interface StoredSessionConfig {
   rememberMeTokens?: RememberMeTokensConfig | false
 
   /**
+   * How many merges of one session may run or wait in one process at a
+   * time. Parallel requests that changed the same session merge one after
+   * the other, waiting without a pool connection; a write that finds this
+   * many merges of its session already queued gives up at once with
+   * `E_SESSION_WRITE_CONFLICT` (409), writing nothing. Defaults to 32.
+   */
+  mergeQueueLimit?: number
+
+  /**
    * What a request does when the sessions database fails while reading,
    * writing, touching or tagging its session: `'raise'` (the default)
    * throws `E_SESSION_STORE_UNAVAILABLE` (a 503); `'continue'` serves the
