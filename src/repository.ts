@@ -10,6 +10,7 @@ import {
 } from './sqlite_statements.ts'
 import { driverQuery, quoteTable } from './driver_statements.ts'
 import { utcRaw } from './utc_times.ts'
+import { retryOnCertificationFailure } from './certification_retry.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -73,7 +74,11 @@ export class SessionRepository {
         )
       )
     }
-    return this.#knex.transaction((trx) => work(new SessionRepository(trx, this.#table)))
+    // On Galera the lock is the local node's only: a write on another node
+    // fails the transaction at COMMIT, and `work` runs again from its re-read
+    return retryOnCertificationFailure(() =>
+      this.#knex.transaction((trx) => work(new SessionRepository(trx, this.#table)))
+    )
   }
 
   /**
@@ -203,6 +208,8 @@ export class SessionRepository {
    * touch); the table is the first binding (`??`). They skip knex's query
    * machinery: prepared statements on the driver's own connection, taken
    * from knex's pool (see sqlite_statements.ts and driver_statements.ts).
+   * Outside `serialized()` they run again after a Galera certification
+   * failure or a deadlock, as `#raw` does.
    */
   #hot(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
     const [table, ...values] = bindings as [string, ...unknown[]]
@@ -212,7 +219,9 @@ export class SessionRepository {
         ? sqliteGet(this.#knex, text, values, this.#held).then((row) => (row ? [row] : []))
         : sqliteRun(this.#knex, text, values, this.#held)
     }
-    return driverQuery(this.#knex, this.dialect, text, values)
+    const dialect = this.dialect
+    if (this.#knex.isTransaction) return driverQuery(this.#knex, dialect, text, values)
+    return retryOnCertificationFailure(() => driverQuery(this.#knex, dialect, text, values))
   }
 
   #setMetadata(sets: string[], bindings: Knex.RawBinding[], meta: ClientMetadata | undefined) {
@@ -276,14 +285,20 @@ export class SessionRepository {
   /**
    * `knex.raw()`, with times bound and read as UTC (see utc_times.ts); on
    * SQLite, tried again while another process's write makes SQLite answer
-   * SQLITE_BUSY at once (see retryWhenBusy).
+   * SQLITE_BUSY at once (see retryWhenBusy). Elsewhere a statement of its
+   * own (not inside `serialized()`) runs again after a Galera certification
+   * failure or a deadlock (see certification_retry.ts).
    */
   #raw(sql: string, bindings: Knex.RawBinding[]): Promise<any> {
-    if (this.dialect !== 'sqlite') return utcRaw(this.#knex, this.dialect, sql, bindings) as any
-    const held = this.#held
-    return retryWhenBusy(() =>
-      held ? this.#knex.raw(sql, bindings).connection(held) : this.#knex.raw(sql, bindings)
-    )
+    if (this.dialect === 'sqlite') {
+      const held = this.#held
+      return retryWhenBusy(() =>
+        held ? this.#knex.raw(sql, bindings).connection(held) : this.#knex.raw(sql, bindings)
+      )
+    }
+    const dialect = this.dialect
+    if (this.#knex.isTransaction) return utcRaw(this.#knex, dialect, sql, bindings) as any
+    return retryOnCertificationFailure(() => utcRaw(this.#knex, dialect, sql, bindings))
   }
 
   #rows(result: unknown): Record<string, unknown>[] {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { utcRaw } from '../utc_times.ts'
+import { isCertificationFailure, retryOnCertificationFailure } from '../certification_retry.ts'
 import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 import { guardRepository, type Operation } from '../failsafe.ts'
@@ -67,13 +68,15 @@ export interface PayloadStats {
 }
 
 /**
- * Deadlock (PostgreSQL 40P01, InnoDB 1213) and lock wait timeout (InnoDB
- * 1205): the statement was rolled back whole, so running it again is safe.
+ * Certification failures, deadlocks and serialization failures (see
+ * certification_retry.ts), and for maintenance also an InnoDB lock wait
+ * timeout (1205): the statement was rolled back whole, and a batch has time
+ * to wait.
  */
-function isRetryable(error: any): boolean {
-  return error?.code === '40P01' || error?.errno === 1213 || error?.errno === 1205
+const MAINTENANCE_RETRY = {
+  retryable: (error: unknown) =>
+    isCertificationFailure(error) || (error as { errno?: unknown })?.errno === 1205,
 }
-const MAX_STATEMENT_ATTEMPTS = 3
 
 /**
  * The statements of the maintenance services, per dialect where they
@@ -237,9 +240,13 @@ export class MaintenanceQueries {
    * activity.
    */
   async replaceData(id: string, version: number, data: Buffer): Promise<boolean> {
-    const result = await this.#raw(
-      'update ?? set data = ?, version = version + 1 where id = ? and version = ?',
-      [this.#table, data, id, version]
+    const result = await this.#retrying(() =>
+      this.#raw('update ?? set data = ?, version = version + 1 where id = ? and version = ?', [
+        this.#table,
+        data,
+        id,
+        version,
+      ])
     )
     return this.#affected(result) > 0
   }
@@ -253,19 +260,19 @@ export class MaintenanceQueries {
     version: number,
     changes: { data: Buffer; userId: string | null; expiresAt: Date }
   ): Promise<boolean> {
-    const result = await this.#raw(
-      'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = ?',
-      [this.#table, changes.data, changes.userId, changes.expiresAt, id, version]
+    const result = await this.#retrying(() =>
+      this.#raw(
+        'update ?? set data = ?, user_id = ?, expires_at = ?, version = version + 1 where id = ? and version = ?',
+        [this.#table, changes.data, changes.userId, changes.expiresAt, id, version]
+      )
     )
     return this.#affected(result) > 0
   }
 
   async deleteVersion(id: string, version: number): Promise<boolean> {
-    const result = await this.#raw('delete from ?? where id = ? and version = ?', [
-      this.#table,
-      id,
-      version,
-    ])
+    const result = await this.#retrying(() =>
+      this.#raw('delete from ?? where id = ? and version = ?', [this.#table, id, version])
+    )
     return this.#affected(result) > 0
   }
 
@@ -469,14 +476,8 @@ export class MaintenanceQueries {
     }
   }
 
-  async #retrying<T>(statement: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await statement()
-      } catch (error) {
-        if (attempt >= MAX_STATEMENT_ATTEMPTS || !isRetryable(error)) throw error
-      }
-    }
+  #retrying<T>(statement: () => Promise<T>): Promise<T> {
+    return retryOnCertificationFailure(statement, MAINTENANCE_RETRY)
   }
 
   /** `knex.raw()` with times bound and read as UTC (see utc_times.ts). */

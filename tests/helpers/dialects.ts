@@ -4,6 +4,11 @@ export type DialectName = 'sqlite' | 'pg' | 'mysql'
 
 export interface Dialect {
   name: DialectName
+  /**
+   * What group titles show, when it is not just the dialect: the same
+   * dialect through PgBouncer, or on a node of a Galera cluster.
+   */
+  label?: string
   connection(overrides?: { port?: number; database?: string }): ConnectionConfig
 }
 
