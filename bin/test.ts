@@ -4,6 +4,8 @@ import { fileSystem } from '@japa/file-system'
 import { configure, processCLIArgs, run } from '@japa/runner'
 import { ALL_DIALECTS } from '../tests/helpers/dialects.ts'
 import { probe } from '../tests/helpers/probe.ts'
+import { coversTopology } from '../tests/helpers/topologies/gate.ts'
+import { PGBOUNCER_FILES, startPgBouncer } from '../tests/helpers/topologies/pgbouncer.ts'
 
 /**
  * Every test runs on SQLite, PostgreSQL and MySQL. Under CI=true a server
@@ -26,6 +28,34 @@ for (const dialect of ALL_DIALECTS) {
   }
   console.log(`[stored-session] SKIPPING ${dialect.name}: server unreachable (${failure})`)
 }
+/**
+ * PostgreSQL through PgBouncer in transaction mode runs every spec as a
+ * dialect of its own. Started here (it takes a second) so the specs see
+ * it in enabledDialects(); the Galera cluster and the replica are started
+ * by the spec files that use them (tests/topology_*.spec.ts), only when
+ * those run.
+ */
+const teardown: Array<() => Promise<void>> = []
+if (enabled.includes('pg') && (await coversTopology('pgbouncer', PGBOUNCER_FILES))) {
+  const pgConnection = (ALL_DIALECTS[1].connection() as any).connection
+  try {
+    const started = performance.now()
+    const bouncer = await startPgBouncer(pgConnection)
+    teardown.push(bouncer.stop)
+    process.env.STORED_SESSION_PGBOUNCER_PORT = String(bouncer.port)
+    enabled.push('pgbouncer')
+    console.log(
+      `[stored-session] pgbouncer started on port ${bouncer.port} in ${Math.round(performance.now() - started)} ms`
+    )
+  } catch (error) {
+    if (required) {
+      console.error('[stored-session] pgbouncer is required under CI but did not start:', error)
+      process.exit(1)
+    }
+    console.log(`[stored-session] SKIPPING pgbouncer topology: ${(error as Error).message}`)
+  }
+}
+
 process.env.STORED_SESSION_DIALECTS = enabled.join(',')
 console.log(`[stored-session] dialects under test: ${enabled.join(', ')}`)
 
@@ -37,6 +67,11 @@ configure({
   files: ['tests/**/*.spec.ts'],
   plugins: [assert(), fileSystem({ basePath: new URL('../tmp/fs/', import.meta.url) })],
   timeout: 30_000,
+  teardown: [
+    async () => {
+      await Promise.all(teardown.map((stop) => stop()))
+    },
+  ],
   forceExit: true,
 })
 

@@ -81,7 +81,7 @@ for (const dialect of enabledDialects()) {
   // SQLite's serialized() takes turns within the process: it cannot deadlock.
   if (dialect.name === 'sqlite') continue
 
-  test.group(`serialized() after a real deadlock [${dialect.label ?? dialect.name}]`, () => {
+  test.group(`serialized() after a real deadlock [${dialect.label}]`, () => {
     /**
      * Two locked merges taking two rows in opposite order: the server
      * picks one as the deadlock victim and rolls it back whole (InnoDB

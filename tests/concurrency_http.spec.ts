@@ -8,7 +8,7 @@ import { conflictsReported, runLostUpdates, startServers } from './fixtures/lost
 const RUNS_IN_A_ROW = 3
 
 for (const dialect of enabledDialects()) {
-  test.group(`concurrency: no lost updates over HTTP [${dialect.name}]`, () => {
+  test.group(`concurrency: no lost updates over HTTP [${dialect.label}]`, () => {
     /**
      * Two server processes on one table, as behind a cluster or a load
      * balancer: on SQLite the only way requests interleave at all (its
@@ -22,7 +22,7 @@ for (const dialect of enabledDialects()) {
       const shared = await sharedTable(dialect, uniqueTable())
       cleanup(() => shared.drop())
       const servers = await startServers(2, {
-        SS_DIALECT: dialect.name,
+        SS_DIALECT: dialect.label,
         SS_TABLE: shared.table,
         SS_STORE: 'stored',
         SS_DB_FILE: shared.file,

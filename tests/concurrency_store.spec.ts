@@ -49,7 +49,7 @@ async function begin(store: StoredSessionStore, id: string): Promise<SessionData
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`concurrency: store-level conflicts [${dialect.name}]`, (group) => {
+  test.group(`concurrency: store-level conflicts [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

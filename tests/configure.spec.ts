@@ -13,7 +13,7 @@ import { copyFreshApp, runConfigure, snapshot } from './helpers/fresh_app.ts'
  * result on each database.
  */
 for (const dialect of enabledDialects()) {
-  test.group(`configure [${dialect.name}]`, () => {
+  test.group(`configure [${dialect.label}]`, () => {
     test('makes a fresh app use the stored store', async ({ assert, cleanup }) => {
       const app = await copyFreshApp()
       cleanup(() => app.remove())

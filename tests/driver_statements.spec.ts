@@ -27,7 +27,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`hot statements on the driver [${dialect.name}]`, (group) => {
+  test.group(`hot statements on the driver [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)
@@ -129,8 +129,9 @@ for (const dialect of enabledDialects()) {
   })
 }
 
-for (const dialect of enabledDialects().filter(({ name }) => name === 'pg')) {
-  test.group(`named statements behind a transaction pooler [${dialect.name}]`, (group) => {
+// PostgreSQL itself, playing the pooler: through the real PgBouncer see topology_pgbouncer.spec.ts
+for (const dialect of enabledDialects().filter(({ label }) => label === 'pg')) {
+  test.group(`named statements behind a transaction pooler [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

@@ -27,7 +27,7 @@ const TABLE = 'stored_sessions'
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex')
 
 for (const dialect of enabledDialects()) {
-  test.group(`e2e on a fresh app [${dialect.name}]`, (group) => {
+  test.group(`e2e on a fresh app [${dialect.label}]`, (group) => {
     let browser: () => Browser
     let db: Awaited<ReturnType<typeof createDatabase>>
     let server: Awaited<ReturnType<typeof startServer>>

@@ -7,7 +7,7 @@ import { hashSessionId } from '../src/session_id.ts'
 import { guardStatements } from '../src/failsafe.ts'
 
 for (const dialect of enabledDialects()) {
-  test.group(`error causes [${dialect.name}]`, () => {
+  test.group(`error causes [${dialect.label}]`, () => {
     test('an app logging E_SESSION_STORE_UNAVAILABLE with pino prints no statement and no binding', async ({
       assert,
       cleanup,

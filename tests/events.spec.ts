@@ -26,7 +26,7 @@ async function watchProcess(run: () => Promise<void>) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`failing event listeners [${dialect.name}]`, () => {
+  test.group(`failing event listeners [${dialect.label}]`, () => {
     test('a listener that throws or rejects fails neither the request nor the process; the app logger reports it', async ({
       assert,
       cleanup,

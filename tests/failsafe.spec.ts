@@ -69,7 +69,7 @@ function httpContext(accept: string) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`failsafe: a failing statement [${dialect.name}]`, (group) => {
+  test.group(`failsafe: a failing statement [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof brokenStore>>
     group.each.setup(async () => {
       t = await brokenStore(dialect)
@@ -134,7 +134,7 @@ for (const dialect of enabledDialects()) {
     })
   })
 
-  test.group(`failsafe: onError 'continue' [${dialect.name}]`, (group) => {
+  test.group(`failsafe: onError 'continue' [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof brokenStore>>
     group.each.setup(async () => {
       t = await brokenStore(dialect, { onError: 'continue' })

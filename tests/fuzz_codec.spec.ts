@@ -211,7 +211,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`fuzz: through the database [${dialect.name}]`, (group) => {
+  test.group(`fuzz: through the database [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

@@ -101,7 +101,7 @@ test.group('fuzz: merge of two requests (pure)', () => {
 })
 
 for (const dialect of enabledDialects()) {
-  test.group(`fuzz: merge of two interleaved requests [${dialect.name}]`, (group) => {
+  test.group(`fuzz: merge of two interleaved requests [${dialect.label}]`, (group) => {
     let request: () => ReturnType<ReturnType<typeof createStoredSessionFactory>>
     group.each.setup(async () => {
       const table = uniqueTable()

@@ -31,7 +31,7 @@ const unknownIds = fc
 const forgedCookies = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,200}$/)
 
 for (const dialect of enabledDialects()) {
-  test.group(`hostile input: cookie flood [${dialect.name}]`, (group) => {
+  test.group(`hostile input: cookie flood [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof createTestApp>>
     let statements: string[]
     group.each.setup(async () => {

@@ -49,7 +49,7 @@ function body(fields: Record<string, unknown>) {
  * stored in a form the table and the codec accept, or not at all.
  */
 for (const dialect of enabledDialects()) {
-  test.group(`hostile input [${dialect.name}]`, () => {
+  test.group(`hostile input [${dialect.label}]`, () => {
     test('an X-Forwarded-For that is not an IP address records a null IP and the write succeeds', async ({
       assert,
       cleanup,

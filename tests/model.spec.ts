@@ -7,7 +7,7 @@ import { StoredSession } from '../src/models/stored_session.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
 for (const dialect of enabledDialects()) {
-  test.group(`StoredSession model [${dialect.name}]`, () => {
+  test.group(`StoredSession model [${dialect.label}]`, () => {
     test('application queries see rows with typed columns', async ({ assert, cleanup }) => {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())

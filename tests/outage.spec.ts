@@ -80,7 +80,7 @@ async function signIn(clients: CookieClient[]) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`outage: pool exhausted [${dialect.name}]`, (group) => {
+  test.group(`outage: pool exhausted [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof createTestApp>>
     group.each.setup(async () => {
       const connection = {
@@ -130,7 +130,7 @@ for (const dialect of enabledDialects()) {
     continue
   }
 
-  test.group(`outage: database unreachable [${dialect.name}]`, (group) => {
+  test.group(`outage: database unreachable [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)
@@ -238,7 +238,7 @@ for (const dialect of enabledDialects()) {
     })
   })
 
-  test.group(`outage: statement timeout [${dialect.name}]`, (group) => {
+  test.group(`outage: statement timeout [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof createTestApp>>
     group.each.setup(async () => {
       t = await createTestApp(dialect, { connection: withStatementTimeout(dialect) })
@@ -275,9 +275,12 @@ for (const dialect of enabledDialects()) {
       assert.equal(Number(after.version), Number(row.version))
       assert.deepEqual(await bodyOf(client.get('/')), { v: 'old' })
     })
+      // PgBouncer 1.18 refuses `statement_timeout` as a startup parameter, and a SET would
+      // not outlive the transaction: there it belongs on the role (README "Production databases")
+      .skip(dialect.label === 'pgbouncer', 'PgBouncer refuses statement_timeout at connect')
   })
 
-  test.group(`outage: onError 'continue' [${dialect.name}]`, (group) => {
+  test.group(`outage: onError 'continue' [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect, { config: { onError: 'continue' } })
@@ -341,7 +344,7 @@ for (const dialect of enabledDialects()) {
     })
   })
 
-  test.group(`outage: policy function [${dialect.name}]`, (group) => {
+  test.group(`outage: policy function [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     const seen: string[] = []
     group.each.setup(async () => {

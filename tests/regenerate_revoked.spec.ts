@@ -72,7 +72,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`regenerate() never brings back a revoked session [${dialect.name}]`, (group) => {
+  test.group(`regenerate() never brings back a revoked session [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

@@ -33,7 +33,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`SessionCollection keeps nothing between calls [${dialect.name}]`, (group) => {
+  test.group(`SessionCollection keeps nothing between calls [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

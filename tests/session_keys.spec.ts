@@ -87,7 +87,7 @@ test.group('per-session keys', () => {
 })
 
 for (const dialect of enabledDialects()) {
-  test.group(`per-session keys [${dialect.name}]`, () => {
+  test.group(`per-session keys [${dialect.label}]`, () => {
     test('a row of the previous release (format 1) reads, and its next write seals it in format 2', async ({
       assert,
       cleanup,

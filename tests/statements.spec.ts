@@ -47,7 +47,7 @@ async function setup(dialect: typeof enabledDialects extends () => (infer D)[] ?
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`statements per request [${dialect.name}]`, (group) => {
+  test.group(`statements per request [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

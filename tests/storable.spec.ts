@@ -78,7 +78,7 @@ test.group('storable check', () => {
 })
 
 for (const dialect of enabledDialects()) {
-  test.group(`storable check over HTTP [${dialect.name}]`, () => {
+  test.group(`storable check over HTTP [${dialect.label}]`, () => {
     test('40 levels of shared objects answer E_SESSION_OVERFLOW at once and write nothing', async ({
       assert,
       cleanup,

@@ -9,7 +9,7 @@ import { hashSessionId } from '../src/session_id.ts'
  * regenerate) runs against every dialect.
  */
 for (const dialect of enabledDialects()) {
-  test.group(`store over HTTP [${dialect.name}]`, () => {
+  test.group(`store over HTTP [${dialect.label}]`, () => {
     test('a counter survives requests', async ({ assert, cleanup }) => {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())

@@ -11,7 +11,7 @@ const MARKER = 'plaintext-marker-7f3a9c'
  * what a tampered row turns into.
  */
 for (const dialect of enabledDialects()) {
-  test.group(`store security [${dialect.name}]`, () => {
+  test.group(`store security [${dialect.label}]`, () => {
     test('the table never holds the raw id nor a stored value in clear', async ({
       assert,
       cleanup,

@@ -4,7 +4,7 @@ import { createTestApp, HOUR, MINUTE } from './helpers/app.ts'
 import { hashSessionId } from '../src/session_id.ts'
 
 for (const dialect of enabledDialects()) {
-  test.group(`tagging and touching [${dialect.name}]`, () => {
+  test.group(`tagging and touching [${dialect.label}]`, () => {
     test('session.tag() links the row to a user and tagged() lists it by hash', async ({
       assert,
       cleanup,

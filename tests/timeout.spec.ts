@@ -77,7 +77,7 @@ async function timed<Result>(work: Promise<Result>) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`timeout: a request waiting for a pool connection [${dialect.name}]`, (group) => {
+  test.group(`timeout: a request waiting for a pool connection [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof appWith>>
     group.each.setup(async () => {
       const connection = { ...dialect.connection(), pool: { min: 1, max: 1 } } as ConnectionConfig
@@ -170,7 +170,7 @@ for (const dialect of enabledDialects()) {
     continue
   }
 
-  test.group(`timeout: a server that accepts and never answers [${dialect.name}]`, (group) => {
+  test.group(`timeout: a server that accepts and never answers [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof appWith>>
     let proxy: TcpProxy
     group.each.setup(async () => {

@@ -129,26 +129,36 @@ if (covered) {
       )
       cleanup(() => servers.stop())
       const [survivor, victim] = servers.urls.map((url) => new CookieClient(url))
-      assert.equal((await survivor.get('/put?key=before')).status, 200)
-      assert.equal((await victim.get('/put?key=before')).status, 200)
+      const status = async (client: CookieClient, path: string) => {
+        const response = await client.get(path)
+        return response.status
+      }
+      assert.equal(await status(survivor, '/put?key=before'), 200)
+      assert.equal(await status(victim, '/put?key=before'), 200)
 
-      // load on both while node 2 dies
-      let loading = true
+      // load on both apps while node 2 dies; `reached` resolves once `condition` holds
       const statuses = { survivor: [] as number[], victim: [] as number[] }
+      let waiting: { condition: () => boolean; resolve: () => void } | null = null
+      const reached = (condition: () => boolean) =>
+        new Promise<void>((resolve) => (waiting = { condition, resolve }))
+      let loading = true
       const load = async (client: CookieClient, into: number[], worker: number) => {
-        for (let n = 0; loading; n++) into.push((await client.get(`/put?key=w${worker}_${n}`)).status)
+        for (let n = 0; loading; n++) {
+          into.push(await status(client, `/put?key=w${worker}_${n}`))
+          if (waiting?.condition()) waiting.resolve()
+        }
       }
       const running = Promise.all([
         load(survivor, statuses.survivor, 1),
         load(survivor, statuses.survivor, 2),
         load(victim, statuses.victim, 3),
       ])
-      while (statuses.survivor.length < 20) await tick()
+      await reached(() => statuses.survivor.length >= 20)
       await cluster.kill(2)
       const killedAt = statuses.survivor.length
-      while (statuses.survivor.length < killedAt + 40 || !statuses.victim.includes(503)) {
-        await tick()
-      }
+      await reached(
+        () => statuses.survivor.length >= killedAt + 40 && statuses.victim.includes(503)
+      )
       loading = false
       await running
 
@@ -157,15 +167,13 @@ if (covered) {
       assert.notInclude(statuses.victim, 500)
 
       await cluster.restart(2)
-      assert.equal((await victim.get('/put?key=after')).status, 200)
-      const keys = (await victim.get('/keys')).body.keys as string[]
-      assert.includeMembers(keys, ['before', 'after'])
-      assert.equal((await survivor.get('/put?key=after')).status, 200)
+      assert.equal(await status(victim, '/put?key=after'), 200)
+      const { body } = await victim.get('/keys')
+      assert.includeMembers(body.keys, ['before', 'after'])
+      assert.equal(await status(survivor, '/put?key=after'), 200)
     }).timeout(240_000)
   })
 }
-
-const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 /**
  * The store's context on `dialect` (a Galera node), as `sessions:*`

@@ -31,7 +31,7 @@ function subscribeAll() {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`tracing channels [${dialect.name}]`, () => {
+  test.group(`tracing channels [${dialect.label}]`, () => {
     test('a subscriber sees each operation start and end, with the hashed id only', async ({
       assert,
       cleanup,

@@ -50,7 +50,7 @@ function authRoutes(t: TestApp) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`users and devices [${dialect.name}]`, () => {
+  test.group(`users and devices [${dialect.label}]`, () => {
     test('rows record the client IP and user agent', async ({ assert, cleanup }) => {
       const t = await createTestApp(dialect)
       cleanup(() => t.cleanup())

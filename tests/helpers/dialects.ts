@@ -5,10 +5,10 @@ export type DialectName = 'sqlite' | 'pg' | 'mysql'
 export interface Dialect {
   name: DialectName
   /**
-   * What group titles show, when it is not just the dialect: the same
-   * dialect through PgBouncer, or on a node of a Galera cluster.
+   * Which setup this is, as group titles show it: the dialect's name, or
+   * a topology in front of it (`pgbouncer`: PostgreSQL through PgBouncer).
    */
-  label?: string
+  label: string
   connection(overrides?: { port?: number; database?: string }): ConnectionConfig
 }
 
@@ -18,6 +18,7 @@ const MYSQL_PORT = Number(process.env.MYSQL_PORT ?? 3306)
 export const ALL_DIALECTS: Dialect[] = [
   {
     name: 'sqlite',
+    label: 'sqlite',
     connection: (overrides) => ({
       client: 'better-sqlite3',
       connection: { filename: overrides?.database ?? ':memory:' },
@@ -26,6 +27,7 @@ export const ALL_DIALECTS: Dialect[] = [
   },
   {
     name: 'pg',
+    label: 'pg',
     connection: (overrides) => ({
       client: 'pg',
       connection: {
@@ -39,6 +41,7 @@ export const ALL_DIALECTS: Dialect[] = [
   },
   {
     name: 'mysql',
+    label: 'mysql',
     connection: (overrides) => ({
       client: 'mysql2',
       connection: {
@@ -53,10 +56,37 @@ export const ALL_DIALECTS: Dialect[] = [
 ]
 
 /**
+ * PostgreSQL through PgBouncer in transaction mode, which bin/test.ts
+ * starts in front of the PostgreSQL above (tests/helpers/topologies):
+ * every spec runs on it as on a dialect of its own.
+ */
+export const PGBOUNCER: Dialect = {
+  name: 'pg',
+  label: 'pgbouncer',
+  connection: (overrides) => {
+    const config: any = ALL_DIALECTS[1].connection(overrides)
+    config.connection.port = overrides?.port ?? Number(process.env.STORED_SESSION_PGBOUNCER_PORT)
+    return config
+  },
+}
+
+const ALL_SETUPS = [...ALL_DIALECTS, PGBOUNCER]
+
+/**
+ * A dialect or topology by its label (what child processes get told).
+ */
+export function dialectLabelled(label: string): Dialect {
+  const dialect = ALL_SETUPS.find((setup) => setup.label === label)
+  if (!dialect) throw new Error(`no dialect labelled "${label}"`)
+  return dialect
+}
+
+/**
  * The dialects this run covers, as bin/test.ts decided after probing the
- * servers (all three under CI=true, where an unreachable server fails the run).
+ * servers (all three under CI=true, where an unreachable server fails the
+ * run), and PostgreSQL through PgBouncer when bin/test.ts started it.
  */
 export function enabledDialects(): Dialect[] {
-  const names = (process.env.STORED_SESSION_DIALECTS ?? 'sqlite').split(',')
-  return ALL_DIALECTS.filter((dialect) => names.includes(dialect.name))
+  const labels = (process.env.STORED_SESSION_DIALECTS ?? 'sqlite').split(',')
+  return ALL_SETUPS.filter((dialect) => labels.includes(dialect.label))
 }

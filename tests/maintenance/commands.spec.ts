@@ -38,7 +38,7 @@ function jsonOf(command: { logger: any }) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`sessions:* commands [${dialect.name}]`, () => {
+  test.group(`sessions:* commands [${dialect.label}]`, () => {
     test('sessions:trim deletes expired rows, prints a summary, and --json the numbers', async ({
       assert,
       cleanup,

@@ -46,7 +46,7 @@ function moveTo(client: CookieClient, server: TestApp) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`sessions:import service [${dialect.name}]`, () => {
+  test.group(`sessions:import service [${dialect.label}]`, () => {
     test('a session signed in the @adonisjs/auth way (no tag) is imported with its user and can be revoked', async ({
       assert,
       cleanup,

@@ -20,7 +20,7 @@ function moveTo(client: CookieClient, server: TestApp) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`sessions:rotate-key service [${dialect.name}]`, () => {
+  test.group(`sessions:rotate-key service [${dialect.label}]`, () => {
     test('after a rotation under load, the old key can be dropped without losing a session', async ({
       assert,
       cleanup,

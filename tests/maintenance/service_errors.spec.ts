@@ -25,7 +25,7 @@ async function failure(work: Promise<unknown>): Promise<any> {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`services: a failing statement [${dialect.name}]`, (group) => {
+  test.group(`services: a failing statement [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setupStore>>
     let away: string
     let source: string

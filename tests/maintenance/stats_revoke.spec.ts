@@ -9,7 +9,7 @@ import { hashSessionId } from '../../src/session_id.ts'
 import { bodyOf, rowId, setupStore } from './helpers.ts'
 
 for (const dialect of enabledDialects()) {
-  test.group(`sessions:stats service [${dialect.name}]`, () => {
+  test.group(`sessions:stats service [${dialect.label}]`, () => {
     test('counts live, expired and tagged sessions and sizes payloads', async ({
       assert,
       cleanup,
@@ -153,7 +153,7 @@ for (const dialect of enabledDialects()) {
     })
   })
 
-  test.group(`sessions:revoke service [${dialect.name}]`, () => {
+  test.group(`sessions:revoke service [${dialect.label}]`, () => {
     test('revokes every session of one user, through the app too', async ({ assert, cleanup }) => {
       const t = await setupStore(dialect)
       cleanup(() => t.cleanup())

@@ -6,7 +6,7 @@ import { errors } from '../../index.ts'
 import { bodyOf, rowId, setupStore } from './helpers.ts'
 
 for (const dialect of enabledDialects()) {
-  test.group(`sessions:trim service [${dialect.name}]`, () => {
+  test.group(`sessions:trim service [${dialect.label}]`, () => {
     test('deletes idle-expired and past-lifetime rows in batches, keeps live ones', async ({
       assert,
       cleanup,

@@ -164,3 +164,6 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
+
+/** knex's logger, silenced for readiness probes that fail until the server is up. */
+export const QUIET = { warn() {}, error() {}, debug() {}, deprecate() {} }
