@@ -8,7 +8,7 @@ import { Database } from '@adonisjs/lucid/database'
 import type { EmitterService } from '@adonisjs/core/types'
 import type { Dialect } from './helpers/dialects.ts'
 import { CookieClient, HOUR, makeKeyring, uniqueTable } from './helpers/app.ts'
-import { coversTopology } from './helpers/topologies/gate.ts'
+import { coversTopology, timed } from './helpers/topologies/gate.ts'
 import { GALERA_FILES, startGalera, type GaleraCluster } from './helpers/topologies/galera.ts'
 import { sharedTable } from './fixtures/shared_table.ts'
 import { createBuiltInSessionsTable } from './fixtures/peer_stores.ts'
@@ -47,7 +47,7 @@ if (covered) {
   test.group('topology: MariaDB Galera, 3 nodes, multi-primary', (group) => {
     let cluster: GaleraCluster
     group.setup(async () => {
-      cluster = await startGalera()
+      cluster = await timed('galera', () => startGalera())
       return () => cluster.stop()
     })
 

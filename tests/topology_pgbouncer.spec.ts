@@ -2,8 +2,9 @@ import { test } from '@japa/runner'
 import knex from 'knex'
 import { ALL_DIALECTS, type Dialect } from './helpers/dialects.ts'
 import { createTestApp, uniqueTable } from './helpers/app.ts'
-import { coversTopology } from './helpers/topologies/gate.ts'
+import { coversTopology, timed } from './helpers/topologies/gate.ts'
 import { PGBOUNCER_FILES, startPgBouncer, type PgBouncer } from './helpers/topologies/pgbouncer.ts'
+import { namesStatements } from '../src/driver_statements.ts'
 import { sharedTable } from './fixtures/shared_table.ts'
 import { conflictsReported, runLostUpdates, startServers } from './fixtures/lost_updates.ts'
 
@@ -36,7 +37,9 @@ if (covered) {
     let bouncer: PgBouncer
     group.setup(async () => {
       const target = (PG.connection() as any).connection
-      bouncer = await startPgBouncer({ ...target, poolSize: 1 })
+      bouncer = await timed('pgbouncer (one server connection)', () =>
+        startPgBouncer({ ...target, poolSize: 1 })
+      )
       return () => bouncer.stop()
     })
 
@@ -97,6 +100,8 @@ if (covered) {
         })
       )
       for (const counts of results) assert.deepEqual(counts, [1, 2, 3, 4, 5, null])
+      // the store met a lost or taken statement name and stopped naming on this pool
+      assert.isFalse(namesStatements(t.db.connection().getWriteClient()))
     }).timeout(60_000)
 
     test('two app servers, 2 clients x 50 requests: 100/100 keys kept, 0 failed', async ({

@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import type { ConnectionConfig } from '@adonisjs/lucid/types/database'
 import type { Dialect } from './helpers/dialects.ts'
 import { createTestApp, FakeClock, TestApp, type CookieClient, uniqueTable } from './helpers/app.ts'
-import { coversTopology } from './helpers/topologies/gate.ts'
+import { coversTopology, timed } from './helpers/topologies/gate.ts'
 import {
   REPLICA_FILES,
   startPrimaryWithReplica,
@@ -79,7 +79,7 @@ if (covered) {
     (group) => {
       let setup: PrimaryWithReplica
       group.setup(async () => {
-        setup = await startPrimaryWithReplica({ applyDelay: '3s' })
+        setup = await timed('replica', () => startPrimaryWithReplica({ applyDelay: '3s' }))
         return () => setup.stop()
       })
 

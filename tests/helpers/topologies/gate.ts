@@ -22,3 +22,28 @@ export async function coversTopology(name: string, files: string[]): Promise<boo
   }
   return true
 }
+
+/**
+ * Starts a topology and prints how long it took, and how long it ran once
+ * stopped: what the topologies add to a CI run shows in its log.
+ */
+export async function timed<Topology extends { stop(): Promise<void> }>(
+  name: string,
+  start: () => Promise<Topology>
+): Promise<Topology> {
+  const started = performance.now()
+  const topology = await start()
+  const up = performance.now()
+  console.log(`[stored-session] ${name} topology up in ${seconds(up - started)}`)
+  const stop = topology.stop.bind(topology)
+  topology.stop = async () => {
+    await stop()
+    const now = performance.now()
+    console.log(
+      `[stored-session] ${name} topology stopped; ${seconds(now - started)} from start to stop`
+    )
+  }
+  return topology
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
