@@ -24,7 +24,9 @@ export async function createDatabase(dialect: Dialect, sqliteFile: string) {
     client,
     async drop() {
       await client.destroy()
-      await admin.raw(`drop database if exists ${name}`)
+      // WITH (FORCE): PgBouncer keeps its server connections to the database open
+      const force = dialect.name === 'pg' ? ' with (force)' : ''
+      await admin.raw(`drop database if exists ${name}${force}`)
       await admin.destroy()
     },
   }
