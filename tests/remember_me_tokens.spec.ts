@@ -18,7 +18,7 @@ async function whoami(browser: CookieClient) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`remember-me tokens of @adonisjs/auth's session guard [${dialect.name}]`, (group) => {
+  test.group(`remember-me tokens of @adonisjs/auth's session guard [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof createAuthApp>>
     group.each.setup(async () => {
       t = await createAuthApp(dialect)
