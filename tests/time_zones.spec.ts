@@ -46,7 +46,7 @@ const PROCESS_TESTS_TIMEOUT = 120_000
 
 function zoneEnv(dialect: Dialect, table: string, file: string | undefined, zone: Zone) {
   return {
-    SS_DIALECT: dialect.name,
+    SS_DIALECT: dialect.label,
     SS_TABLE: table,
     SS_DB_FILE: file,
     SS_MYSQL_TIME_ZONE: zone.mysql,
@@ -55,7 +55,7 @@ function zoneEnv(dialect: Dialect, table: string, file: string | undefined, zone
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`time zones [${dialect.name}]`, (group) => {
+  test.group(`time zones [${dialect.label}]`, (group) => {
     let table: string
     let file: string | undefined
     let db: Awaited<ReturnType<typeof setupDatabase>>['db']
