@@ -54,7 +54,7 @@ for (const dialect of enabledDialects()) {
       const shared = await sharedTable(dialect, uniqueTable())
       cleanup(() => shared.drop())
       const servers = await startServers(2, {
-        SS_DIALECT: dialect.name,
+        SS_DIALECT: dialect.label,
         SS_TABLE: shared.table,
         SS_STORE: 'stored',
         SS_DB_FILE: shared.file,

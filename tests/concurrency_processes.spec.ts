@@ -74,7 +74,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`concurrency: merges against another process [${dialect.name}]`, (group) => {
+  test.group(`concurrency: merges against another process [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)

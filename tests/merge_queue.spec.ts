@@ -50,7 +50,7 @@ async function setup(dialect: Dialect) {
 }
 
 for (const dialect of enabledDialects()) {
-  test.group(`merge queue: one session's merges take turns [${dialect.name}]`, (group) => {
+  test.group(`merge queue: one session's merges take turns [${dialect.label}]`, (group) => {
     let t: Awaited<ReturnType<typeof setup>>
     group.each.setup(async () => {
       t = await setup(dialect)
