@@ -2,7 +2,7 @@ import type Configure from '@adonisjs/core/commands/configure'
 import { E_CANNOT_CONFIGURE } from './src/errors.ts'
 import { parseConfigureFlags } from './src/configure/flags.ts'
 import { missingPeers } from './src/configure/peers.ts'
-import { planMigration } from './src/configure/migration.ts'
+import { planLocationMigration, planMigration } from './src/configure/migration.ts'
 import { planSessionStore } from './src/configure/session_store.ts'
 import { planEnvValidation } from './src/configure/env_validation.ts'
 import { planRcFile } from './src/configure/rc_file.ts'
@@ -42,8 +42,11 @@ export async function configure(command: Configure) {
       throw new E_CANNOT_CONFIGURE(['@adonisjs/assembler is needed to edit source files'])
     }
     const context = { app, project, codemods, options }
+    // before planMigration's file exists: only an earlier install needs it
+    const locationMigration = await planLocationMigration(context)
     steps = [
       await planMigration(context),
+      ...(locationMigration ? [locationMigration] : []),
       planSessionStore(context),
       planEnvValidation(context),
       planRcFile(context),

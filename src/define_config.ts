@@ -24,6 +24,7 @@ import {
 } from './store_context.ts'
 import { Encryption } from '@adonisjs/core/encryption'
 import { RememberMeTokens, type RememberMeTokensConfig } from './remember_me_tokens.ts'
+import { trackUsers } from './users/tracking_store.ts'
 
 export const DEFAULT_TABLE = 'stored_sessions'
 const DEFAULT_MAX_LIFETIME = '30 days'
@@ -91,6 +92,9 @@ export interface ResolvedStoredSessionConfig {
   userKey: string | null
   rememberMeTokens: RememberMeTokensConfig | null
   mergeQueueLimit: number
+  locate?: StoredSessionConfig['locate']
+  maxSessionsPerUser?: number
+  dashboard: { authorize?: NonNullable<StoredSessionConfig['dashboard']>['authorize'] }
 }
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
@@ -125,6 +129,9 @@ export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredS
     userKey: config.userKey === false ? null : (config.userKey ?? DEFAULT_USER_KEY),
     rememberMeTokens: rememberMeTokensConfig(config.rememberMeTokens),
     mergeQueueLimit,
+    locate: optionalFunction('locate', config.locate),
+    maxSessionsPerUser: sessionCap(config.maxSessionsPerUser),
+    dashboard: { authorize: optionalFunction('dashboard.authorize', config.dashboard?.authorize) },
   }
 }
 
@@ -141,6 +148,19 @@ function rememberMeTokensConfig(
     throw new E_INVALID_STORED_SESSION_CONFIG([`"rememberMeTokens.guard" must be a guard name`])
   }
   return { model: option.model, guard: option.guard ?? 'web' }
+}
+
+function optionalFunction<Fn>(option: string, value: Fn | undefined): Fn | undefined {
+  if (value === undefined || typeof value === 'function') return value
+  throw new E_INVALID_STORED_SESSION_CONFIG([`"${option}" must be a function`])
+}
+
+function sessionCap(cap: number | undefined): number | undefined {
+  if (cap === undefined) return undefined
+  if (!Number.isInteger(cap) || cap < 1) {
+    throw new E_INVALID_STORED_SESSION_CONFIG([`"maxSessionsPerUser" must be a positive integer`])
+  }
+  return cap
 }
 
 function onErrorPolicy(policy: StoredSessionConfig['onError']) {
@@ -251,7 +271,8 @@ export function createStoredSessionFactory(
       userKey: config.userKey,
       mergeQueue,
     })
-    return new FailsafeStore(store, config.onError, events, config.timeout)
+    const guarded = new FailsafeStore(store, config.onError, events, config.timeout)
+    return ctx ? trackUsers(guarded, ctx, context) : guarded
   }
 
   // One store per request; without a context (SessionCollection, which

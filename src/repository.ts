@@ -250,7 +250,7 @@ export class SessionRepository {
   async findByUser(userId: string, now: Date, createdAfter: Date): Promise<StoredSessionRow[]> {
     const rows = this.#rows(
       await this.#raw(
-        'select id, data, version, user_id, ip_address, user_agent, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
+        'select id, data, version, user_id, ip_address, user_agent, location, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
         [this.#table, userId, now, createdAfter]
       )
     )
@@ -411,6 +411,7 @@ function toRow(row: Record<string, unknown>): StoredSessionRow {
     userId: row.user_id === null || row.user_id === undefined ? null : String(row.user_id),
     ipAddress: (row.ip_address as string | null | undefined) ?? null,
     userAgent: (row.user_agent as string | null | undefined) ?? null,
+    location: (row.location as string | null | undefined) ?? null,
     createdAt: toMillis(row.created_at),
     updatedAt: toMillis(row.updated_at),
     expiresAt: toMillis(row.expires_at),

@@ -1,3 +1,4 @@
+import type { HttpContext } from '@adonisjs/core/http'
 import type { RememberMeTokensConfig } from './remember_me_tokens.ts'
 import type { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
 
@@ -102,6 +103,40 @@ export interface StoredSessionConfig {
    * session and listing a user's sessions always raise.
    */
   onError?: OnErrorPolicy
+
+  /**
+   * Where an IP is, for the devices list and the dashboard: called with the
+   * client IP when a session is written from an IP its row does not have a
+   * location for yet, and the result stored on the row (`location`). Not
+   * bundled, nothing is downloaded: plug in a reader of your own data set
+   * (MaxMind GeoLite2 through `maxmind`, for example). A throw or null
+   * stores no location. Needs `metadata.ipAddress`.
+   */
+  locate?: (ipAddress: string) => string | null | undefined | Promise<string | null | undefined>
+
+  /**
+   * At most this many live sessions per user: on a sign-in beyond it, the
+   * user's least recently active other sessions are revoked (event
+   * `stored_session:cap`). Off by default.
+   */
+  maxSessionsPerUser?: number
+
+  /**
+   * The sessions dashboard (see `stored-session/services/dashboard`).
+   */
+  dashboard?: DashboardConfig
+}
+
+/**
+ * Who may open the sessions dashboard. Without `authorize`, it answers 403
+ * to everyone.
+ */
+export interface DashboardConfig {
+  /**
+   * True to let this request in, for example
+   * `({ auth }) => auth.user?.isAdmin === true`.
+   */
+  authorize?: (ctx: HttpContext) => boolean | Promise<boolean>
 }
 
 /**
@@ -128,6 +163,12 @@ export interface SessionDevice {
   handle: string
   ipAddress: string | null
   userAgent: string | null
+  /** Browser and OS parsed from the user agent, e.g. "Firefox 130 on Windows 10". */
+  device: string
+  browser: string | null
+  os: string | null
+  /** What the `locate` hook said about the IP; null without one. */
+  location: string | null
   createdAt: Date
   lastActiveAt: Date
   expiresAt: Date
@@ -145,6 +186,7 @@ export interface StoredSessionRow {
   userId: string | null
   ipAddress?: string | null
   userAgent?: string | null
+  location?: string | null
   createdAt: number
   updatedAt: number
   expiresAt: number
@@ -200,6 +242,24 @@ export interface StoredSessionEvents {
     scope: 'one' | 'others' | 'all'
     count: number
   }
+  /**
+   * A user signed in from a device (browser and OS) that none of their
+   * other live sessions has: the place to send a "new sign-in" email.
+   */
+  'stored_session:new_device': {
+    userId: string
+    hashedId: string
+    device: string
+    browser: string | null
+    os: string | null
+    ipAddress: string | null
+    location: string | null
+  }
+  /**
+   * A sign-in took a user beyond `maxSessionsPerUser`: their least recently
+   * active other sessions were revoked.
+   */
+  'stored_session:cap': { userId: string; limit: number; revoked: number }
   /** A trim finished (`sessions:trim` or `trimSessions()`): counts only. */
   'stored_session:trim': { deleted: number; batches: number; dryRun: boolean; duration: number }
   /** A key rotation finished: counts only. */

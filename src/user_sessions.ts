@@ -5,6 +5,12 @@ import type { StoredSessionContext } from './store_context.ts'
 import type { SessionDevice, StoredSessionRow } from './types.ts'
 import { revokeUserSessions } from './maintenance/revoke.ts'
 import { guardRepository } from './failsafe.ts'
+import { describeDevice } from './users/device.ts'
+
+function deviceOf(userAgent: string | null | undefined) {
+  const { label, browser, os } = describeDevice(userAgent)
+  return { device: label, browser, os }
+}
 
 /**
  * A handle is derived from the stored hash under its own label: stable for
@@ -50,6 +56,8 @@ export class StoredSessions {
       handle: handleOf(row.id),
       ipAddress: row.ipAddress ?? null,
       userAgent: row.userAgent ?? null,
+      ...deviceOf(row.userAgent),
+      location: row.location ?? null,
       createdAt: new Date(row.createdAt),
       lastActiveAt: new Date(row.updatedAt),
       expiresAt: new Date(row.expiresAt),

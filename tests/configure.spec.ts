@@ -1,4 +1,4 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -105,6 +105,37 @@ test.group('configure', () => {
     )
     const migrations = await app.migrations()
     assert.match(migrations.join(), /_create_stored_sessions_table\.ts/)
+  })
+
+  test('an app configured before the location column gets a migration adding it, once', async ({
+    assert,
+    cleanup,
+  }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    await runConfigure(app.url)
+    const fresh = await app.migrations()
+    // an earlier install: its table migration has no location column
+    const table = fresh.find((name) => name.endsWith('_create_stored_sessions_table.ts'))!
+    const path = join(app.root, 'database/migrations', table)
+    const contents = await readFile(path, 'utf8')
+    await writeFile(path, contents.replace(/^.*'location'.*$/m, ''))
+    await runConfigure(app.url)
+    const upgraded = await app.migrations()
+    const { output } = await runConfigure(app.url)
+    const again = await app.migrations()
+
+    assert.notMatch(fresh.join(), /_add_location_to_/)
+    const added = upgraded.filter((name) =>
+      /^\d{13}_add_location_to_stored_sessions_table\.ts$/.test(name)
+    )
+    assert.lengthOf(added, 1)
+    assert.include(
+      await app.read(`database/migrations/${added[0]}`),
+      "hasColumn(this.tableName, 'location')"
+    )
+    assert.deepEqual(again, upgraded)
+    assert.include(output, 'nothing changed')
   })
 
   test('a missing @adonisjs/lucid is reported and nothing is written', async ({

@@ -101,10 +101,11 @@ export async function runMigrationStub(
   app: any,
   db: Database,
   table: string,
-  direction: 'up' | 'down' = 'up'
+  direction: 'up' | 'down' = 'up',
+  stubPath = 'migrations/create_stored_sessions_table.stub'
 ) {
   const stubs = await app.stubs.create()
-  const stub = await stubs.build('migrations/create_stored_sessions_table.stub', {
+  const stub = await stubs.build(stubPath, {
     source: stubsRoot,
   })
   const { contents } = await stub.prepare({
