@@ -7,6 +7,7 @@ export default defineConfig({
     './src/models/stored_session.ts',
     './providers/stored_session_provider.ts',
     './services/main.ts',
+    './services/dashboard.ts',
     './src/testing.ts',
     './commands/*.ts',
   ],

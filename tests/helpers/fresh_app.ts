@@ -49,10 +49,12 @@ export async function copyFreshApp(parent = TMP) {
             '.': './index.js',
             './stored_session_provider': './provider.js',
             './commands': './commands.js',
+            './services/dashboard': './dashboard.js',
           },
         }),
         'index.js': `export * from ${source('index.ts')}\n`,
         'provider.js': `export { default } from ${source('providers/stored_session_provider.ts')}\n`,
+        'dashboard.js': `export { default } from ${source('services/dashboard.ts')}\n`,
         // What `adonis-kit index` generates at build time, read from the folder instead
         'commands.js': [
           `import { FsLoader } from '@adonisjs/core/ace'`,
