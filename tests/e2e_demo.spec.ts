@@ -72,6 +72,35 @@ test.group('demo app [sqlite]', (group) => {
     assert.notInclude(afterRestart.body, 'The session id changed')
   })
 
+  test('the demo says what it is, shows your devices, and the dashboard to the demo user', async ({
+    assert,
+    cleanup,
+  }) => {
+    const server = await startServer(DEMO, env)
+    cleanup(() => server.stop())
+    const browser = new Browser(env.APP_URL)
+    const anonymous = await browser.get('/')
+    const closed = await browser.get('/admin/sessions')
+    await browser.post('/sign-in')
+    const home = await browser.get('/')
+    const devices = await browser.get('/devices')
+    const dashboard = await browser.get('/admin/sessions')
+    const users = await browser.get('/admin/sessions/users?user=1')
+    const readme = await browser.get('/readme')
+
+    assert.include(anonymous.body, 'keeps AdonisJS sessions in your SQL database')
+    assert.include(anonymous.body, '<a href="/readme">README</a>')
+    assert.include(home.body, 'version (bumped by every write')
+    assert.include(home.body, '<a href="/devices">Your devices</a>')
+    assert.equal(closed.status, 403)
+    assert.equal(devices.status, 200)
+    assert.include(devices.body, '(this browser)')
+    assert.equal(dashboard.status, 200)
+    assert.include(dashboard.body, 'Live sessions')
+    assert.include(users.body, 'Revoke all sessions of this user')
+    assert.include(readme.body, '# stored-session')
+  })
+
   test("the demo's own Japa suite signs users in with StoredSessionTesting", async ({ assert }) => {
     const port = await freePort()
     const child = spawn(process.execPath, ['--import=@poppinss/ts-exec', 'bin/test.ts'], {

@@ -9,29 +9,23 @@
 |
 */
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { requireNode24 } from '../../../bin/require_node.js'
+import { ensureEnv, portProblem } from './demo_setup.js'
+
+requireNode24()
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const port = process.env.PORT ?? '3333'
 const host = process.env.HOST ?? '127.0.0.1'
 
-if (!existsSync(`${root}.env`)) {
-  writeFileSync(
-    `${root}.env`,
-    [
-      'NODE_ENV=development',
-      `PORT=${port}`,
-      `HOST=${host}`,
-      `APP_KEY=${randomBytes(32).toString('base64url')}`,
-      `APP_URL=http://${host}:${port}`,
-      'LOG_LEVEL=warn',
-      'SESSION_DRIVER=stored',
-      '',
-    ].join('\n')
-  )
+const problem = await portProblem(port, host)
+if (problem) {
+  console.error(problem)
+  process.exit(1)
 }
+ensureEnv(root, { port, host })
 mkdirSync(`${root}tmp`, { recursive: true })
 
 function run(args, options = {}) {

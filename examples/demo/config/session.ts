@@ -18,7 +18,12 @@ const sessionConfig = defineConfig({
   store: env.get('SESSION_DRIVER'),
   stores: {
     cookie: stores.cookie(),
-    stored: storedSession({ connection: 'sqlite', table: 'stored_sessions' }),
+    stored: storedSession({
+      connection: 'sqlite',
+      table: 'stored_sessions',
+      // the dashboard at /admin/sessions: open to the demo user only
+      dashboard: { authorize: ({ session }) => session.get('auth_web') === '1' },
+    }),
   },
 })
 

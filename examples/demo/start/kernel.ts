@@ -3,4 +3,8 @@ import server from '@adonisjs/core/services/server'
 
 server.use([])
 
-router.use([() => import('@adonisjs/session/session_middleware')])
+router.use([
+  // the dashboard's forms are posted as application/x-www-form-urlencoded
+  () => import('@adonisjs/core/bodyparser_middleware'),
+  () => import('@adonisjs/session/session_middleware'),
+])
