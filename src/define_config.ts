@@ -14,7 +14,7 @@ import { FailsafeStore, guardRepository } from './failsafe.ts'
 import { CollectionStore } from './collection_store.ts'
 import { MergeQueue } from './merge_queue.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
-import type { ClientMetadata, StoredSessionConfig } from './types.ts'
+import type { ClientMetadata, ResolvedStoredSessionConfig, StoredSessionConfig } from './types.ts'
 import type { HttpContext } from '@adonisjs/core/http'
 import {
   STORE_CONTEXT,
@@ -25,6 +25,8 @@ import {
 import { Encryption } from '@adonisjs/core/encryption'
 import { RememberMeTokens, type RememberMeTokensConfig } from './remember_me_tokens.ts'
 import { trackUsers } from './users/tracking_store.ts'
+
+export type { ResolvedStoredSessionConfig } from './types.ts'
 
 export const DEFAULT_TABLE = 'stored_sessions'
 const DEFAULT_MAX_LIFETIME = '30 days'
@@ -75,27 +77,6 @@ const TOUCH_INTERVAL_FRACTION = 0.05
  * identifiers.
  */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/
-
-/**
- * Config with every default applied and durations in milliseconds.
- */
-export interface ResolvedStoredSessionConfig {
-  connection?: string
-  table: string
-  maxLifetime: number
-  touchInterval?: number
-  maxPayloadSize: number
-  timeout: number
-  encryption?: string
-  onError: NonNullable<StoredSessionConfig['onError']>
-  metadata: { ipAddress: boolean; userAgent: boolean }
-  userKey: string | null
-  rememberMeTokens: RememberMeTokensConfig | null
-  mergeQueueLimit: number
-  locate?: StoredSessionConfig['locate']
-  maxSessionsPerUser?: number
-  dashboard: { authorize?: NonNullable<StoredSessionConfig['dashboard']>['authorize'] }
-}
 
 export function resolveConfig(config: StoredSessionConfig = {}): ResolvedStoredSessionConfig {
   const table = config.table ?? DEFAULT_TABLE

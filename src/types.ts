@@ -140,6 +140,27 @@ export interface DashboardConfig {
 }
 
 /**
+ * Config with every default applied (by resolveConfig in define_config.ts) and durations in milliseconds.
+ */
+export interface ResolvedStoredSessionConfig {
+  connection?: string
+  table: string
+  maxLifetime: number
+  touchInterval?: number
+  maxPayloadSize: number
+  timeout: number
+  encryption?: string
+  onError: NonNullable<StoredSessionConfig['onError']>
+  metadata: { ipAddress: boolean; userAgent: boolean }
+  userKey: string | null
+  rememberMeTokens: RememberMeTokensConfig | null
+  mergeQueueLimit: number
+  locate?: StoredSessionConfig['locate']
+  maxSessionsPerUser?: number
+  dashboard: { authorize?: NonNullable<StoredSessionConfig['dashboard']>['authorize'] }
+}
+
+/**
  * The decision for a request whose session store failed, by name or by
  * a function of the failure (its `operation`, `reason`, `driverCode`).
  */
