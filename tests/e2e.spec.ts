@@ -76,6 +76,7 @@ for (const dialect of enabledDialects()) {
         'user_id',
         'ip_address',
         'user_agent',
+        'location',
         'created_at',
         'updated_at',
         'expires_at',

@@ -25,6 +25,7 @@ export default class extends BaseSchema {
       table.string('user_id', 255).nullable().index()
       table.string('ip_address', 45).nullable()
       table.string('user_agent', 512).nullable()
+      table.string('location', 255).nullable()
       table.dateTime('created_at', { precision: 3 }).notNullable()
       table.dateTime('updated_at', { precision: 3 }).notNullable()
       table.dateTime('expires_at', { precision: 3 }).notNullable().index()
