@@ -1,4 +1,5 @@
 import { dialectOf, rowsOf } from '../repository.ts'
+import { utcRaw } from '../utc_times.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 
 export type ActivityRange = '24h' | '7d'
@@ -34,14 +35,16 @@ export async function sessionActivity(
   )
   const bindings = starts.flatMap((start) => [new Date(start), new Date(start + size)])
   const knex = writeClient(context)
+  const dialect = dialectOf(knex)
   const [row] = rowsOf(
-    dialectOf(knex),
-    await knex.raw(`select ${sums.join(', ')} from ?? where expires_at > ? and created_at > ?`, [
-      ...bindings,
-      context.config.table,
-      new Date(now),
-      new Date(now - context.config.maxLifetime),
-    ])
+    dialect,
+    // times bound as the store writes them (UTC wall times on MySQL)
+    await utcRaw(
+      knex,
+      dialect,
+      `select ${sums.join(', ')} from ?? where expires_at > ? and created_at > ?`,
+      [...bindings, context.config.table, new Date(now), new Date(now - context.config.maxLifetime)]
+    )
   )
   return starts.map((start, index) => ({
     from: new Date(start),
