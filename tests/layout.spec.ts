@@ -10,9 +10,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
  */
 async function importGraph() {
   const graph = new Map<string, string[]>()
-  const files = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((file) =>
-    file.endsWith('.ts')
-  )
+  const entries = await readdir(join(ROOT, 'src'), { recursive: true })
+  const files = entries.filter((file) => file.endsWith('.ts'))
   for (const file of files) {
     const path = join(ROOT, 'src', file)
     const source = await readFile(path, 'utf8')
