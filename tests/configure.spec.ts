@@ -136,7 +136,7 @@ test.group('configure', () => {
     )
     assert.deepEqual(again, upgraded)
     assert.include(output, 'nothing changed')
-  })
+  }).timeout(120_000)
 
   test('a missing @adonisjs/lucid is reported and nothing is written', async ({
     assert,
