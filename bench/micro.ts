@@ -5,7 +5,7 @@ import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
 import { APP_KEYS, makeKeyring, requestStore, setupDatabase } from '../tests/helpers/app.ts'
 import { sealFormat1 } from '../tests/helpers/legacy_format.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 /** Wall time per measured operation kind. */
 const BUDGET_MS = 1500

@@ -1,6 +1,6 @@
 import type { ApplicationService } from '@adonisjs/core/types'
 import { resolveStoredSessionContext, type StoredSessionContext } from '../src/store_context.ts'
-import { StoredSessions } from '../src/user_sessions.ts'
+import { StoredSessions } from '../src/users/user_sessions.ts'
 import type {} from '../src/types.ts'
 
 declare module '@adonisjs/core/types' {

@@ -1,5 +1,5 @@
 import app from '@adonisjs/core/services/app'
-import type { StoredSessions } from '../src/user_sessions.ts'
+import type { StoredSessions } from '../src/users/user_sessions.ts'
 
 let storedSessions: StoredSessions
 

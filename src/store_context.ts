@@ -1,14 +1,14 @@
 import { configProvider } from '@adonisjs/core'
 import type { ApplicationService } from '@adonisjs/core/types'
 import type { Database } from '@adonisjs/lucid/database'
-import type { SessionCodec } from './codec.ts'
-import type { SessionKeyring } from './keyring.ts'
+import type { SessionCodec } from './request/codec.ts'
+import type { SessionKeyring } from './request/keyring.ts'
 import type { SessionEvents } from './events.ts'
-import { SessionRepository } from './repository.ts'
+import { SessionRepository } from './request/repository.ts'
 import type { ResolvedStoredSessionConfig } from './types.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
-import { boundConnections } from './deadline.ts'
-import type { RememberMeTokens } from './remember_me_tokens.ts'
+import { boundConnections } from './request/deadline.ts'
+import type { RememberMeTokens } from './users/remember_me_tokens.ts'
 
 /**
  * Marks a store factory built by `storedSession()`, carrying what the

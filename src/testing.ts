@@ -8,7 +8,7 @@ import type {
 } from '@adonisjs/session/types'
 import { createStoredSessionFactory } from './define_config.ts'
 import { resolveStoredSessionContext, type StoredSessionContext } from './store_context.ts'
-import { StoredSessions } from './user_sessions.ts'
+import { StoredSessions } from './users/user_sessions.ts'
 
 /**
  * What the helpers need from the app besides the store: the session `age`,

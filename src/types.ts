@@ -1,5 +1,5 @@
 import type { HttpContext } from '@adonisjs/core/http'
-import type { RememberMeTokensConfig } from './remember_me_tokens.ts'
+import type { RememberMeTokensConfig } from './users/remember_me_tokens.ts'
 import type { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
 
 /**

@@ -1,8 +1,11 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { setupDatabase, uniqueTable } from './helpers/app.ts'
-import { SessionRepository } from '../src/repository.ts'
-import { isCertificationFailure, retryOnCertificationFailure } from '../src/certification_retry.ts'
+import { SessionRepository } from '../src/request/repository.ts'
+import {
+  isCertificationFailure,
+  retryOnCertificationFailure,
+} from '../src/request/certification_retry.ts'
 
 /** The errors each driver raises for a conflict the server rolled back whole. */
 const GALERA_CERTIFICATION = Object.assign(new Error('Deadlock found when trying to get lock'), {

@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
-import { SessionCodec } from '../src/codec.ts'
+import { SessionCodec } from '../src/request/codec.ts'
 import { APP_KEYS, makeKeyring } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 const hash = hashSessionId('2f6c1b9e-4b1e-4d7e-9d3e-0c5f8a7b6e21')
 const other = hashSessionId('7d0e3c2a-1f4b-4a8c-b6d5-e9f8a7c6b5d4')

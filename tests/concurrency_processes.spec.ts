@@ -10,7 +10,7 @@ import { FakeClock, makeKeyring, requestStore, uniqueTable } from './helpers/app
 import { sharedTable } from './fixtures/shared_table.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import type { StoredSessionEvents } from '../src/types.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 /**
  * The store on one table, and a second connection to it that plays

@@ -5,9 +5,9 @@ import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf } from '../src/store_context.ts'
-import { SessionRepository } from '../src/repository.ts'
-import { StoredSessionStore } from '../src/store.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { SessionRepository } from '../src/request/repository.ts'
+import { StoredSessionStore } from '../src/request/store.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import type { StoredSessionEvents } from '../src/types.ts'
 
 /**

@@ -7,8 +7,8 @@ import { LoggerFactory } from '@adonisjs/core/factories/logger'
 import { defineConfig, drivers, Encryption } from '@adonisjs/core/encryption'
 import { AES256GCM } from '@adonisjs/core/encryption/drivers/aes_256_gcm'
 import { contextOf } from '../src/store_context.ts'
-import { SessionKeyring } from '../src/keyring.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { SessionKeyring } from '../src/request/keyring.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import { StoredSession } from '../src/models/stored_session.ts'
 
 test.group('config', () => {

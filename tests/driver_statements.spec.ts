@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { createTestApp, requestStore } from './helpers/app.ts'
-import { namesStatements } from '../src/driver_statements.ts'
+import { namesStatements } from '../src/request/driver_statements.ts'
 
 const ID = '0b7f3c2e-6a0d-4c8e-9a51-3f1d2b4c5e6f'
 

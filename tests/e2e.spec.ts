@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { test } from '@japa/runner'
-import { toMillis } from '../src/repository.ts'
+import { toMillis } from '../src/request/repository.ts'
 import { enabledDialects } from './helpers/dialects.ts'
 import { copyFreshApp } from './helpers/fresh_app.ts'
 import {

@@ -3,8 +3,8 @@ import { LoggerFactory } from '@adonisjs/core/factories/logger'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from '../src/errors.ts'
-import { hashSessionId } from '../src/session_id.ts'
-import { guardStatements } from '../src/failsafe.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
+import { guardStatements } from '../src/request/failsafe.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`error causes [${dialect.label}]`, () => {

@@ -5,10 +5,10 @@ import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { anyValue, asReadBack, fuzzParameters, storableValue } from './helpers/fuzz.ts'
-import { SessionCodec } from '../src/codec.ts'
-import { MAX_DEPTH } from '../src/storable.ts'
+import { SessionCodec } from '../src/request/codec.ts'
+import { MAX_DEPTH } from '../src/request/storable.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import type { StoredSessionEvents } from '../src/types.ts'
 
 const LIMIT = 64 * 1024

@@ -6,8 +6,8 @@ import { enabledDialects } from './helpers/dialects.ts'
 import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { fuzzParameters } from './helpers/fuzz.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
-import { SessionCodec } from '../src/codec.ts'
-import { changedKeys, mergeChanges } from '../src/merge.ts'
+import { SessionCodec } from '../src/request/codec.ts'
+import { changedKeys, mergeChanges } from '../src/request/merge.ts'
 
 const KEYS = ['a', 'b', 'c', 'd', 'e'] as const
 

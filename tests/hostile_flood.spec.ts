@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import { sample } from './helpers/fuzz.ts'
-import { isValidSessionId } from '../src/session_id.ts'
+import { isValidSessionId } from '../src/request/session_id.ts'
 
 /**
  * Requests per kind of cookie: enough to show a pattern, few enough to

@@ -5,7 +5,7 @@ import { BodyParserMiddlewareFactory } from '@adonisjs/core/factories/bodyparser
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import type { StoredSessionConfig } from '../src/types.ts'
-import { FLASHED_INPUT_DEPTH } from '../src/flashed_input.ts'
+import { FLASHED_INPUT_DEPTH } from '../src/request/flashed_input.ts'
 
 const signUp = vine.compile(
   vine.object({ email: vine.string().email(), name: vine.string().maxLength(100) })

@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
 import { Secret } from '@poppinss/utils'
-import { SessionKeyring } from '../src/keyring.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { SessionKeyring } from '../src/request/keyring.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import { APP_KEYS } from './helpers/app.ts'
 
 const hash = hashSessionId('2f6c1b9e-4b1e-4d7e-9d3e-0c5f8a7b6e21')

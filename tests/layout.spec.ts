@@ -56,3 +56,26 @@ test.group('layout', () => {
     }
   })
 })
+
+test.group('layout: imports between capability folders go one way', () => {
+  // dashboard -> maintenance, users -> request path; never back
+  const forbidden: Record<string, string[]> = {
+    'src/request/': ['src/users/', 'src/maintenance/', 'src/dashboard/', 'src/configure/'],
+    'src/users/': ['src/dashboard/', 'src/configure/'],
+    'src/maintenance/': ['src/dashboard/', 'src/configure/'],
+  }
+
+  test('{folder} imports none of {targets}')
+    .with(Object.entries(forbidden).map(([folder, targets]) => ({ folder, targets })))
+    .run(async ({ assert }, { folder, targets }) => {
+      const graph = await importGraph()
+      const modules = [...graph.keys()].filter((file) => file.startsWith(folder))
+      assert.isAbove(modules.length, 0, `no module under ${folder}`)
+      for (const file of modules) {
+        for (const imported of graph.get(file)!) {
+          for (const target of targets)
+            assert.isFalse(imported.startsWith(target), `${file} imports ${imported}`)
+        }
+      }
+    })
+})

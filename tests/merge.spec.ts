@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
 import fc from 'fast-check'
-import { SessionCodec } from '../src/codec.ts'
-import { changedKeys, mergeChanges } from '../src/merge.ts'
+import { SessionCodec } from '../src/request/codec.ts'
+import { changedKeys, mergeChanges } from '../src/request/merge.ts'
 import { makeKeyring } from './helpers/app.ts'
 
 /**

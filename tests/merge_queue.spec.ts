@@ -4,8 +4,8 @@ import type { SessionData } from '@adonisjs/session/types'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { FakeClock, makeKeyring, requestStore, setupDatabase, uniqueTable } from './helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
-import { SessionRepository } from '../src/repository.ts'
-import type { StoredSessionStore } from '../src/store.ts'
+import { SessionRepository } from '../src/request/repository.ts'
+import type { StoredSessionStore } from '../src/request/store.ts'
 import { errors } from '../index.ts'
 
 /**

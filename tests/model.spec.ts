@@ -4,7 +4,7 @@ import { BaseModel } from '@adonisjs/lucid/orm'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import { StoredSession } from '../src/models/stored_session.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`StoredSession model [${dialect.label}]`, () => {

@@ -3,7 +3,7 @@ import type { HttpContext } from '@adonisjs/core/http'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
 import { contextOf } from '../src/store_context.ts'
-import { StoredSessions } from '../src/user_sessions.ts'
+import { StoredSessions } from '../src/users/user_sessions.ts'
 import type { StoredSessionEvents } from '../src/types.ts'
 
 /**

@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import { randomUUID } from 'node:crypto'
 import { enabledDialects, type Dialect } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 /**
  * `SessionCollection` is a container singleton: the store it builds serves

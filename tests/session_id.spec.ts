@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { randomUUID, createHash } from 'node:crypto'
-import { hashSessionId, isSessionHash, isValidSessionId } from '../src/session_id.ts'
+import { hashSessionId, isSessionHash, isValidSessionId } from '../src/request/session_id.ts'
 
 test.group('session ids', () => {
   test('framework session ids are accepted', ({ assert }) => {

@@ -3,8 +3,8 @@ import { createDecipheriv, hkdfSync } from 'node:crypto'
 import { enabledDialects } from './helpers/dialects.ts'
 import { APP_KEYS, HOUR, makeKeyring } from './helpers/app.ts'
 import { sealFormat1 } from './helpers/legacy_format.ts'
-import { SessionKeyring } from '../src/keyring.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { SessionKeyring } from '../src/request/keyring.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import { rotateSessionKey } from '../src/maintenance/rotate_key.ts'
 import { contextOf } from '../src/store_context.ts'
 import { rowId, setupStore } from './maintenance/helpers.ts'
@@ -14,7 +14,7 @@ const plaintext = Buffer.from('msgpack bytes of a session')
 
 /**
  * Opens a format 2 payload the way the format is specified, independently
- * of src/keyring.ts: AES-256-GCM under HKDF-SHA256(the app key's v2
+ * of src/request/keyring.ts: AES-256-GCM under HKDF-SHA256(the app key's v2
  * material, no salt, info = the hashed id), header and id authenticated.
  */
 function openFormat2(appKey: string, sealed: Buffer, id: string): Buffer {

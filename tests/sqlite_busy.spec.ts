@@ -1,5 +1,5 @@
 import { test } from '@japa/runner'
-import { retryWhenBusy } from '../src/sqlite_statements.ts'
+import { retryWhenBusy } from '../src/request/sqlite_statements.ts'
 
 function sqliteError(code: string) {
   return Object.assign(new Error(`${code}: database is locked`), { code })

@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import { Packr } from 'msgpackr'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp } from './helpers/app.ts'
-import { checkStorable, findUnstorable, MAX_DEPTH } from '../src/storable.ts'
+import { checkStorable, findUnstorable, MAX_DEPTH } from '../src/request/storable.ts'
 
 /**
  * `levels` objects, each holding the next one twice ({ a: next, b: next }):

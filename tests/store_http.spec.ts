@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp, DAY, HOUR, MINUTE } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 /**
  * The store driven through @adonisjs/session's own middleware over HTTP,

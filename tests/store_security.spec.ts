@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { APP_KEYS, createTestApp, makeKeyring } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 const MARKER = 'plaintext-marker-7f3a9c'
 

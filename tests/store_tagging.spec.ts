@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp, HOUR, MINUTE } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`tagging and touching [${dialect.label}]`, () => {

@@ -15,7 +15,7 @@ import { createBuiltInSessionsTable } from './fixtures/peer_stores.ts'
 import { conflictsReported, runLostUpdates, startServers } from './fixtures/lost_updates.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf } from '../src/store_context.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 import { trimSessions } from '../src/maintenance/trim.ts'
 import { rotateSessionKey } from '../src/maintenance/rotate_key.ts'
 import { importDatabaseSessions } from '../src/maintenance/import.ts'
@@ -24,7 +24,7 @@ import { importDatabaseSessions } from '../src/maintenance/import.ts'
  * A 3-node MariaDB Galera cluster, multi-primary: each app server process
  * writes to a node of its own. `FOR UPDATE` locks only on the local node,
  * and a write that loses to another node's fails certification at COMMIT
- * (1213): the store retries it (see src/certification_retry.ts).
+ * (1213): the store retries it (see src/request/certification_retry.ts).
  */
 const covered = await coversTopology('galera', GALERA_FILES)
 

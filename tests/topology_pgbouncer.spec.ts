@@ -4,7 +4,7 @@ import { ALL_DIALECTS, enabledDialects, type Dialect } from './helpers/dialects.
 import { createTestApp, uniqueTable } from './helpers/app.ts'
 import { coversTopology, timed } from './helpers/topologies/gate.ts'
 import { PGBOUNCER_FILES, startPgBouncer, type PgBouncer } from './helpers/topologies/pgbouncer.ts'
-import { namesStatements } from '../src/driver_statements.ts'
+import { namesStatements } from '../src/request/driver_statements.ts'
 import { sharedTable } from './fixtures/shared_table.ts'
 import { conflictsReported, runLostUpdates, startServers } from './fixtures/lost_updates.ts'
 

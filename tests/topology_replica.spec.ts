@@ -11,7 +11,7 @@ import {
 import { sharedTable } from './fixtures/shared_table.ts'
 import { builtInStore, createBuiltInSessionsTable } from './fixtures/peer_stores.ts'
 import { runLostUpdates, startServers } from './fixtures/lost_updates.ts'
-import { StoredSessions } from '../src/user_sessions.ts'
+import { StoredSessions } from '../src/users/user_sessions.ts'
 import { contextOf } from '../src/store_context.ts'
 
 /**

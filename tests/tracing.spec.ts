@@ -2,8 +2,8 @@ import { test } from '@japa/runner'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { enabledDialects } from './helpers/dialects.ts'
 import { MINUTE, createTestApp } from './helpers/app.ts'
-import { hashSessionId } from '../src/session_id.ts'
-import { tracingChannels, type StoredSessionTraceContext } from '../src/tracing.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
+import { tracingChannels, type StoredSessionTraceContext } from '../src/request/tracing.ts'
 
 type Seen = { channel: string; phase: string; context: StoredSessionTraceContext & { error?: any } }
 

@@ -2,9 +2,9 @@ import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp, MINUTE } from './helpers/app.ts'
 import { contextOf } from '../src/store_context.ts'
-import { StoredSessions } from '../src/user_sessions.ts'
+import { StoredSessions } from '../src/users/user_sessions.ts'
 import { StoredSessionTesting } from '../src/testing.ts'
-import { hashSessionId } from '../src/session_id.ts'
+import { hashSessionId } from '../src/request/session_id.ts'
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { HttpContext } from '@adonisjs/core/http'
 import edge from 'edge.js'
 import type { StoredSessionContext } from '../store_context.ts'
-import type { StoredSessions } from '../user_sessions.ts'
+import type { StoredSessions } from '../users/user_sessions.ts'
 import { sessionStats } from '../maintenance/stats.ts'
 import { trimSessions } from '../maintenance/trim.ts'
 import {

@@ -1,5 +1,5 @@
-import { dialectOf, rowsOf } from '../repository.ts'
-import { utcRaw } from '../utc_times.ts'
+import { dialectOf, rowsOf } from '../request/repository.ts'
+import { utcRaw } from '../request/utc_times.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 
 export type ActivityRange = '24h' | '7d'

@@ -1,14 +1,14 @@
 import { MessageBuilder } from '@adonisjs/core/helpers'
 import type { SessionData } from '@adonisjs/session/types'
 import type { StoredSessionContext } from '../store_context.ts'
-import { toMillis } from '../repository.ts'
-import { hashSessionId, isValidSessionId } from '../session_id.ts'
+import { toMillis } from '../request/repository.ts'
+import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
 import { randomUUID } from 'node:crypto'
 import { assertBatchSize } from './options.ts'
 import { ImportLedger, OWNED_BY_STORE, type LedgerEntry } from './import_ledger.ts'
 import { deleteAll } from './trim.ts'
-import { guardRepository, guardStatements } from '../failsafe.ts'
+import { guardRepository, guardStatements } from '../request/failsafe.ts'
 import { MaintenanceQueries } from './queries.ts'
 
 /**

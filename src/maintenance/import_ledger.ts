@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
 import type { StoredSessionContext } from '../store_context.ts'
-import { guardRepository } from '../failsafe.ts'
+import { guardRepository } from '../request/failsafe.ts'
 import type { RowFilter } from './queries.ts'
 
 /**

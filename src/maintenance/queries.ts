@@ -1,9 +1,12 @@
 import type { Knex } from 'knex'
-import { utcRaw } from '../utc_times.ts'
-import { isCertificationFailure, retryOnCertificationFailure } from '../certification_retry.ts'
-import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../repository.ts'
+import { utcRaw } from '../request/utc_times.ts'
+import {
+  isCertificationFailure,
+  retryOnCertificationFailure,
+} from '../request/certification_retry.ts'
+import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../request/repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
-import { guardRepository, type Operation } from '../failsafe.ts'
+import { guardRepository, type Operation } from '../request/failsafe.ts'
 
 type Dialect = ReturnType<typeof dialectOf>
 

@@ -1,6 +1,6 @@
 import type { StoredSessionContext } from '../store_context.ts'
 import debug from '../debug.ts'
-import { shortHash } from '../session_id.ts'
+import { shortHash } from '../request/session_id.ts'
 import { MaintenanceQueries, type RotationRow } from './queries.ts'
 import { assertBatchSize } from './options.ts'
 

@@ -1,8 +1,8 @@
 import { DateTime } from 'luxon'
 import { BaseModel, beforeFetch, beforeFind, beforePaginate, column } from '@adonisjs/lucid/orm'
 import type { LucidRow, ModelQueryBuilderContract } from '@adonisjs/lucid/types/model'
-import { toMillis } from '../repository.ts'
-import { utcBinding } from '../utc_times.ts'
+import { toMillis } from '../request/repository.ts'
+import { utcBinding } from '../request/utc_times.ts'
 
 /**
  * Timestamps come back as Date, epoch milliseconds (SQLite) or strings,

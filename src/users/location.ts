@@ -1,5 +1,5 @@
 import debug from '../debug.ts'
-import { affectedRowsOf, dialectOf } from '../repository.ts'
+import { affectedRowsOf, dialectOf } from '../request/repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 
 /**

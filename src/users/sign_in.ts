@@ -1,6 +1,6 @@
 import debug from '../debug.ts'
 import type { StoredSessionContext } from '../store_context.ts'
-import type { StoredSessions } from '../user_sessions.ts'
+import type { StoredSessions } from './user_sessions.ts'
 import { describeDevice } from './device.ts'
 
 export interface SignIn {

@@ -5,9 +5,9 @@ import type {
   TaggedSession,
 } from '@adonisjs/session/types'
 import debug from '../debug.ts'
-import { hashSessionId, isValidSessionId } from '../session_id.ts'
+import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
 import type { StoredSessionContext } from '../store_context.ts'
-import { StoredSessions } from '../user_sessions.ts'
+import { StoredSessions } from './user_sessions.ts'
 import { afterSignIn } from './sign_in.ts'
 import { Locator } from './location.ts'
 

@@ -6,7 +6,7 @@ import {
   sessionUserProvider,
 } from '@adonisjs/auth/session'
 import { contextOf } from '../../src/store_context.ts'
-import { StoredSessions } from '../../src/user_sessions.ts'
+import { StoredSessions } from '../../src/users/user_sessions.ts'
 import type { Dialect } from './dialects.ts'
 import { createTestApp, uniqueTable } from './app.ts'
 

@@ -1,4 +1,4 @@
-import type { SessionKeyring } from '../../src/keyring.ts'
+import type { SessionKeyring } from '../../src/request/keyring.ts'
 import type { EmitterService } from '@adonisjs/core/types'
 import type { Database } from '@adonisjs/lucid/database'
 import type { SessionStoreFactory } from '@adonisjs/session/types'

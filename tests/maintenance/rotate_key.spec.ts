@@ -3,7 +3,7 @@ import { enabledDialects } from '../helpers/dialects.ts'
 import { APP_KEYS, HOUR, makeKeyring, type CookieClient, type TestApp } from '../helpers/app.ts'
 import { KeyRotation, rotateSessionKey } from '../../src/maintenance/rotate_key.ts'
 import { contextOf } from '../../src/store_context.ts'
-import { hashSessionId } from '../../src/session_id.ts'
+import { hashSessionId } from '../../src/request/session_id.ts'
 import { rowId, setupStore } from './helpers.ts'
 
 const KEY_A = APP_KEYS.previous

@@ -5,7 +5,7 @@ import { createStoredSessionFactory, resolveConfig } from '../../src/define_conf
 import { contextOf } from '../../src/store_context.ts'
 import { sessionStats } from '../../src/maintenance/stats.ts'
 import { revokeAllSessions, revokeUserSessions } from '../../src/maintenance/revoke.ts'
-import { hashSessionId } from '../../src/session_id.ts'
+import { hashSessionId } from '../../src/request/session_id.ts'
 import { bodyOf, rowId, setupStore } from './helpers.ts'
 
 for (const dialect of enabledDialects()) {

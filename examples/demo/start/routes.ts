@@ -15,11 +15,11 @@ import db from '@adonisjs/lucid/services/db'
 import type { HttpContext } from '@adonisjs/core/http'
 // In your app: import { hashSessionId } from 'stored-session'
 import { hashSessionId } from '../../../index.ts'
-import { toMillis } from '../../../src/repository.ts'
+import { toMillis } from '../../../src/request/repository.ts'
 // In your app: import storedSessionsDashboard from 'stored-session/services/dashboard'
 import storedSessionsDashboard from '../../../services/dashboard.ts'
 // In your app: import storedSessions from 'stored-session/services/main'
-import { StoredSessions } from '../../../src/user_sessions.ts'
+import { StoredSessions } from '../../../src/users/user_sessions.ts'
 import app from '@adonisjs/core/services/app'
 
 const DEMO_USER = { id: '1', name: 'Ada Lovelace' }

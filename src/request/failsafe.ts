@@ -3,12 +3,12 @@ import type {
   SessionStoreWithTaggingContract,
   TaggedSession,
 } from '@adonisjs/session/types'
-import debug from './debug.ts'
+import debug from '../debug.ts'
 import { Deadline } from './deadline.ts'
-import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from './errors.ts'
-import type { SessionEvents } from './events.ts'
+import { E_SESSION_STORE_UNAVAILABLE, StoreDriverError } from '../errors.ts'
+import type { SessionEvents } from '../events.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
-import type { OnErrorPolicy } from './types.ts'
+import type { OnErrorPolicy } from '../types.ts'
 
 /**
  * What the store does when its database fails, decided here once.

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { ClientMetadata, StoredSessionRow } from './types.ts'
+import type { ClientMetadata, StoredSessionRow } from '../types.ts'
 import {
   quoteSqliteTable,
   retryWhenBusy,

@@ -1,4 +1,4 @@
-import debug from './debug.ts'
+import debug from '../debug.ts'
 
 /**
  * Errors meaning the database rolled the whole statement or transaction

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Knex } from 'knex'
-import { E_SESSION_STORE_UNAVAILABLE } from './errors.ts'
+import { E_SESSION_STORE_UNAVAILABLE } from '../errors.ts'
 
 /**
  * The bounded wait of one store operation (the `timeout` option).

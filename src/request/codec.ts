@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr'
 import type { SessionData } from '@adonisjs/session/types'
-import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from './errors.ts'
+import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from '../errors.ts'
 import { checkStorable } from './storable.ts'
 import type { SessionKeyCache, SessionKeyring } from './keyring.ts'
 

@@ -4,13 +4,13 @@ import type {
   SessionStoreWithTaggingContract,
   TaggedSession,
 } from '@adonisjs/session/types'
-import debug from './debug.ts'
+import debug from '../debug.ts'
 import type { SessionCodec } from './codec.ts'
 import type { SessionKeyCache } from './keyring.ts'
-import type { SessionEvents } from './events.ts'
+import type { SessionEvents } from '../events.ts'
 import type { SessionRepository } from './repository.ts'
-import type { ClientMetadata, StoredSessionRow } from './types.ts'
-import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from './errors.ts'
+import type { ClientMetadata, StoredSessionRow } from '../types.ts'
+import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from '../errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
 import { traced } from './tracing.ts'

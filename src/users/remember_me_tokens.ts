@@ -3,8 +3,8 @@ import { CookieClient, type HttpContext } from '@adonisjs/core/http'
 import type { Encryption } from '@adonisjs/core/encryption'
 import type { EmitterService } from '@adonisjs/core/types'
 import type { SessionData } from '@adonisjs/session/types'
-import debug from './debug.ts'
-import { guardStatements } from './failsafe.ts'
+import debug from '../debug.ts'
+import { guardStatements } from '../request/failsafe.ts'
 
 /**
  * The part of @adonisjs/auth's remember-me tokens provider

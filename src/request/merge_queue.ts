@@ -1,4 +1,4 @@
-import { E_SESSION_WRITE_CONFLICT } from './errors.ts'
+import { E_SESSION_WRITE_CONFLICT } from '../errors.ts'
 
 /**
  * The merges of one session take turns inside the process, before any of

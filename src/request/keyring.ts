@@ -8,7 +8,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto'
-import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
+import { E_INVALID_STORED_SESSION_CONFIG } from '../errors.ts'
 
 /**
  * A key as `config/encryption.ts` lists it: a string, or a `Secret` from

@@ -1,5 +1,5 @@
 import type { SessionData } from '@adonisjs/session/types'
-import { E_SESSION_OVERFLOW } from './errors.ts'
+import { E_SESSION_OVERFLOW } from '../errors.ts'
 import type { SessionCodec } from './codec.ts'
 
 /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import debug from './debug.ts'
-import { hashSessionId, isValidSessionId } from './session_id.ts'
-import type { StoredSessionContext } from './store_context.ts'
-import type { SessionDevice, StoredSessionRow } from './types.ts'
-import { revokeUserSessions } from './maintenance/revoke.ts'
-import { guardRepository } from './failsafe.ts'
-import { describeDevice } from './users/device.ts'
+import debug from '../debug.ts'
+import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
+import type { StoredSessionContext } from '../store_context.ts'
+import type { SessionDevice, StoredSessionRow } from '../types.ts'
+import { revokeUserSessions } from '../maintenance/revoke.ts'
+import { guardRepository } from '../request/failsafe.ts'
+import { describeDevice } from './device.ts'
 
 function deviceOf(userAgent: string | null | undefined) {
   const { label, browser, os } = describeDevice(userAgent)
