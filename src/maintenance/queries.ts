@@ -238,20 +238,32 @@ export class MaintenanceQueries {
   }
 
   /**
-   * Replaces a row's data only if no request wrote it since it was read.
-   * `updated_at` and `expires_at` are left alone: re-sealing is not
-   * activity.
+   * Replaces the data of rows that no request wrote since they were read
+   * (their version is still the one read), in one statement: a join of the
+   * table with the new values. Returns how many rows were written; the
+   * others were written by a request meanwhile. `updated_at` and
+   * `expires_at` are left alone: re-sealing is not activity.
    */
-  async replaceData(id: string, version: number, data: Buffer): Promise<boolean> {
-    const result = await this.#retrying(() =>
-      this.#raw('update ?? set data = ?, version = version + 1 where id = ? and version = ?', [
-        this.#table,
-        data,
-        id,
-        version,
-      ])
-    )
-    return this.#affected(result) > 0
+  async replaceData(rows: { id: string; version: number; data: Buffer }[]): Promise<number> {
+    if (!rows.length) return 0
+    const bindings: Knex.RawBinding[] = [this.#table]
+    // the new values as a derived table whose columns are named apart from
+    // the table's, so unqualified names below are the table's
+    let values: string
+    if (this.dialect === 'pg') {
+      values = `(values ${rows.map(() => '(?::varchar, ?::integer, ?::bytea)').join(', ')}) as v (new_id, old_version, new_data)`
+    } else {
+      const selects = rows.map((_, index) =>
+        index === 0 ? 'select ? as new_id, ? as old_version, ? as new_data' : 'select ?, ?, ?'
+      )
+      values = `(${selects.join(' union all ')}) as v`
+    }
+    for (const row of rows) bindings.push(row.id, row.version, row.data)
+    const sql =
+      this.dialect === 'mysql'
+        ? `update ?? as t join ${values} on t.id = v.new_id and t.version = v.old_version set t.data = v.new_data, t.version = t.version + 1`
+        : `update ?? set data = v.new_data, version = version + 1 from ${values} where id = v.new_id and version = v.old_version`
+    return this.#affected(await this.#retrying(() => this.#raw(sql, bindings)))
   }
 
   /**

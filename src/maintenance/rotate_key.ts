@@ -5,10 +5,14 @@ import { MaintenanceQueries, type RotationRow } from './queries.ts'
 import { assertBatchSize } from './options.ts'
 
 /**
- * Rows read per page. Each row is then re-sealed and written by its own
- * one-row UPDATE, so no lock outlives a single row's write.
+ * Rows read per page. The re-sealed rows go back in statements of at most
+ * WRITE_ROWS rows or WRITE_BYTES of data: one round trip per hundred rows
+ * instead of one per row, each statement locking those rows for a few
+ * milliseconds only, and well under MySQL's default max_allowed_packet.
  */
 export const DEFAULT_ROTATION_BATCH_SIZE = 500
+const WRITE_ROWS = 100
+const WRITE_BYTES = 1 << 20
 
 export interface RotateKeyOptions {
   batchSize?: number
@@ -91,6 +95,15 @@ export class KeyRotation {
    */
   async apply(rows: RotationRow[]): Promise<RotateKeySummary> {
     const { codec } = this.#context
+    let pending: { id: string; version: number; data: Buffer }[] = []
+    let pendingBytes = 0
+    const write = async () => {
+      const written = await this.#queries.replaceData(pending)
+      this.#summary.rotated += written
+      this.#summary.conflicts += pending.length - written
+      pending = []
+      pendingBytes = 0
+    }
     for (const row of rows) {
       if (row.data === null) {
         this.#summary.skipped++
@@ -105,14 +118,12 @@ export class KeyRotation {
         }
         continue
       }
-      const written = await this.#queries.replaceData(
-        row.id,
-        row.version,
-        codec.seal(packed, row.id)
-      )
-      if (written) this.#summary.rotated++
-      else this.#summary.conflicts++
+      const data = codec.seal(packed, row.id)
+      pending.push({ id: row.id, version: row.version, data })
+      pendingBytes += data.length
+      if (pending.length >= WRITE_ROWS || pendingBytes >= WRITE_BYTES) await write()
     }
+    if (pending.length) await write()
     this.#summary.batches++
     return this.summary()
   }

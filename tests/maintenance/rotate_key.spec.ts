@@ -172,7 +172,8 @@ for (const dialect of enabledDialects()) {
 
       const first = await rotateSessionKey(t.context, { batchSize: 7 })
       assert.containsSubset(first, { rotated: 10, skipped: 20, conflicts: 0, unreadable: 0 })
-      assert.equal(statements.filter((verb) => verb === 'update').length, 10)
+      // one UPDATE per page holding rows to re-seal: pages 1 to 4 (the fifth, rows 28 and 29, has none)
+      assert.equal(statements.filter((verb) => verb === 'update').length, 4)
       const rows = await t.rows()
       assert.deepEqual(
         rows.filter((row) => row.version > 0).map((row) => row.id),
@@ -189,6 +190,54 @@ for (const dialect of enabledDialects()) {
       for (const { id } of rows) {
         const row = (await t.context.repository().find(id))!
         assert.deepEqual(newKeyOnly.unpack(newKeyOnly.open(row.data, row.id)!), { hello: 'world' })
+      }
+    })
+
+    test('re-sealed rows go back in statements of at most 100 rows and about 1 MB', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect, { keyring: makeKeyring([KEY_B, KEY_A]) })
+      cleanup(() => t.cleanup())
+      const old = contextOf(t.storeFor(makeKeyring([KEY_A])))!.codec
+      const small = old.pack({ hello: 'world' })
+      const large = old.pack({ blob: 'x'.repeat(50_000) })
+      // 250 small rows, then 30 of about 50 KB
+      const seeded = [
+        ...Array.from({ length: 250 }, (_, n) => ({ id: rowId('a', n), packed: small })),
+        ...Array.from({ length: 30 }, (_, n) => ({ id: rowId('b', n), packed: large })),
+      ]
+      await t.seed(
+        seeded.map(({ id, packed }) => ({ id, expiresIn: HOUR, data: old.seal(packed, id) }))
+      )
+      const updates: Buffer[][] = []
+      t.db
+        .connection()
+        .getWriteClient()
+        .on('query', ({ sql, bindings }: { sql: string; bindings: unknown[] }) => {
+          if (sql.startsWith('update')) updates.push(bindings.filter(Buffer.isBuffer))
+        })
+
+      const summary = await rotateSessionKey(t.context, { batchSize: 500 })
+      assert.containsSubset(summary, { rotated: 280, conflicts: 0, skipped: 0, batches: 1 })
+      const bytes = updates.map((data) => data.reduce((sum, one) => sum + one.length, 0))
+      // 100, 100, then the 50 small rows left with the 21 large ones that pass 1 MB, then the rest
+      assert.deepEqual(
+        updates.map((data) => data.length),
+        [100, 100, 71, 9]
+      )
+      assert.isTrue(
+        bytes.every((size) => size < (1 << 20) + 60_000),
+        String(bytes)
+      )
+
+      const newKeyOnly = contextOf(t.storeFor(makeKeyring([KEY_B])))!.codec
+      const rows = await t.rows()
+      assert.lengthOf(rows, 280)
+      assert.isTrue(rows.every((row) => row.version === 1))
+      for (const { id, packed } of [seeded[0], seeded[249], seeded[250], seeded[279]]) {
+        const row = (await t.context.repository().find(id))!
+        assert.deepEqual(newKeyOnly.open(row.data, row.id), packed)
       }
     })
 
