@@ -4,11 +4,12 @@
  * size).
  *
  *   npm run bench:scale -- [--rows 10000000] [--dialect pg,mysql] [--readers 8]
+ *                          [--phase all|seed|measure]
  *
  * Per dialect: seeds `rows` sessions sealed by the real codec (each row
  * sealed for its own id; a few hundred distinct payloads of 100 B to 4 KB;
- * 70% live, 30% idle-expired, 40% of the live ones signed in) with
- * multi-row INSERTs, then measures
+ * 70% live, 30% idle-expired, 40% of the live ones signed in; see
+ * bench/scale/), then measures
  * - `/read` p50 / p99 through the real @adonisjs/session middleware at 10k
  *   rows (a table of its own) and at `rows`;
  * - table and index bytes per session;
@@ -18,9 +19,13 @@
  * - `sessions:rotate-key` rows/s re-sealing (time-boxed) and a full pass
  *   over rows already sealed with the current key (a second run).
  * Prints a markdown table.
+ *
+ * `--phase seed` seeds the big table and keeps it (`bench_scale_<rows>`);
+ * `--phase measure` measures a kept one and drops it (trim and rotation
+ * change it), so a long seed can run while the machine is busy and the
+ * measurements when it is quiet.
  */
 import { spawn } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { Database } from '@adonisjs/lucid/database'
 import { LoggerFactory } from '@adonisjs/core/factories/logger'
@@ -28,11 +33,12 @@ import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
 import { FakeClock, TestApp, makeKeyring, setupDatabase } from '../tests/helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf, type StoredSessionContext } from '../src/store_context.ts'
-import { hashSessionId } from '../src/request/session_id.ts'
 import { sessionStats } from '../src/maintenance/stats.ts'
 import { trimSessions } from '../src/maintenance/trim.ts'
 import { KeyRotation, rotateSessionKey } from '../src/maintenance/rotate_key.ts'
 import { MaintenanceQueries } from '../src/maintenance/queries.ts'
+import { READ_SESSIONS, SEED_KEY, CURRENT_KEY, sessionIdOf } from './scale/rows.ts'
+import { seedSessions } from './scale/seed.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -41,14 +47,13 @@ const { values: args } = parseArgs({
     'readers': { type: 'string', default: '8' },
     'read-seconds': { type: 'string', default: '5' },
     'rotate-seconds': { type: 'string', default: '20' },
+    'phase': { type: 'string', default: 'all' },
     'trim-child': { type: 'string' },
   },
 })
 
-const OLD_KEY = 'a-32-character-long-previous-key'
-const NEW_KEY = 'a-32-character-long-current-key!'
-/** Sessions the readers read (live, seeded with known session ids). */
-const READ_SESSIONS = 500
+const OLD_KEY = SEED_KEY
+const NEW_KEY = CURRENT_KEY
 
 if (args['trim-child']) {
   const dialect = ALL_DIALECTS.find(({ name }) => name === args.dialect)!
@@ -101,15 +106,28 @@ function databaseOf(dialect: Dialect) {
 async function measureDialect(dialect: Dialect, rows: number): Promise<Record<string, string>> {
   const result: Record<string, string> = {}
   const log = (message: string) => process.stderr.write(`[${dialect.name}] ${message}\n`)
+  const kept = `bench_scale_${rows}`
+
+  if (args.phase === 'seed') {
+    const big = await seededTable(dialect, rows, log, { name: kept })
+    result['seed rows/s (sealed, bulk INSERT)'] = fixed(big.seedRowsPerSecond)
+    await big.close()
+    return result
+  }
 
   // a small table first: the read latency to compare with
   const small = await seededTable(dialect, 10_000, log)
   result['/read p50 / p99 at 10k rows (ms)'] = describe(await readFor(small, secondsOf('read')))
   await small.drop()
 
-  const big = await seededTable(dialect, rows, log)
+  const big =
+    args.phase === 'measure'
+      ? await seededTable(dialect, rows, log, { seed: false, name: kept })
+      : await seededTable(dialect, rows, log)
   try {
-    result['seed rows/s (sealed, multi-row INSERT)'] = fixed(big.seedRowsPerSecond)
+    if (big.seedRowsPerSecond) {
+      result['seed rows/s (sealed, bulk INSERT)'] = fixed(big.seedRowsPerSecond)
+    }
     const baseline = await readFor(big, secondsOf('read'))
     result[`/read p50 / p99 at ${short(rows)} rows (ms)`] = describe(baseline)
 
@@ -186,19 +204,34 @@ interface SeededTable {
   app: TestApp
   cookies: string[]
   seedRowsPerSecond: number
+  /** Stops the app, keeps the table. */
+  close(): Promise<void>
   drop(): Promise<void>
+}
+
+async function openDatabase(dialect: Dialect, table: string) {
+  const { app, db, emitter } = await setupDatabase(dialect, `bench_scale_probe_${process.pid}`)
+  await db.connection().schema.dropTableIfExists(`bench_scale_probe_${process.pid}`)
+  if (!(await db.connection().schema.hasTable(table))) {
+    throw new Error(`no table ${table}: run --phase seed with the same --rows first`)
+  }
+  return { app, db, emitter }
 }
 
 /**
  * A sessions table holding `rows` sealed sessions, and an app reading it.
+ * `seed: false` opens a table an earlier `--phase seed` kept.
  */
 async function seededTable(
   dialect: Dialect,
   rows: number,
-  log: (message: string) => void
+  log: (message: string) => void,
+  { seed = true, name = `bench_scale_${process.pid}_${rows}` } = {}
 ): Promise<SeededTable> {
-  const table = `bench_scale_${process.pid}_${rows}`
-  const { db, emitter } = await setupDatabase(dialect, table)
+  const table = name
+  const { db, emitter } = seed
+    ? await setupDatabase(dialect, table)
+    : await openDatabase(dialect, table)
   const factory = createStoredSessionFactory(resolveConfig({ table }), {
     db,
     emitter,
@@ -207,44 +240,9 @@ async function seededTable(
   })
   const context = contextOf(factory)!
   const knex = db.connection().getWriteClient()
-
-  // a few hundred distinct payloads, 100 B to 4 KB packed
-  const payloads = Array.from({ length: 300 }, (_, n) => {
-    const size = Math.round(100 * Math.pow(40, n / 299))
-    const blob = 'x'.repeat(size)
-    return context.codec.pack(n % 5 ? { auth_web: n, blob } : { blob })
-  })
-  const now = Date.now()
-  const sessionIds: string[] = []
-  const started = performance.now()
-  const batch = dialect.name === 'pg' ? 5000 : 1000
-  for (let start = 0; start < rows; start += batch) {
-    const records = []
-    for (let n = start; n < Math.min(rows, start + batch); n++) {
-      const sessionId = n < READ_SESSIONS ? randomUUID() : `${n}`.padStart(36, 's')
-      if (n < READ_SESSIONS) sessionIds.push(sessionId)
-      const id = hashSessionId(sessionId)
-      const expired = n >= READ_SESSIONS && n % 10 < 3
-      const signedIn = !expired && n % 10 >= 6
-      const packed = payloads[n % payloads.length]
-      records.push({
-        id,
-        data: context.codec.seal(packed, id),
-        version: 1,
-        user_id: signedIn ? String(n % 100_000) : null,
-        ip_address: '203.0.113.7',
-        user_agent: 'Mozilla/5.0 (X11; Linux x86_64) bench',
-        created_at: new Date(now - 3_600_000),
-        updated_at: new Date(now - 60_000),
-        expires_at: new Date(expired ? now - 1000 - (n % 3_600_000) : now + 7_200_000),
-      })
-    }
-    await knex(table).insert(records)
-    if (start % (batch * 100) === 0 && start) log(`seeded ${short(start)} of ${short(rows)}`)
-  }
-  const seedRowsPerSecond = (rows * 1000) / (performance.now() - started)
-  await knex.raw(dialect.name === 'pg' ? 'analyze ??' : 'analyze table ??', [table])
-  log(`seeded ${short(rows)} rows at ${fixed(seedRowsPerSecond)} rows/s`)
+  const seeded = seed ? await seedSessions(dialect, table, rows, Date.now(), log) : null
+  const seedRowsPerSecond = seeded?.rowsPerSecond ?? 0
+  const sessionIds = Array.from({ length: Math.min(rows, READ_SESSIONS) }, (_, n) => sessionIdOf(n))
 
   const app = await new TestApp(
     db,
@@ -271,6 +269,10 @@ async function seededTable(
     app,
     cookies: sessionIds.map((id) => app.signedCookie(id)),
     seedRowsPerSecond,
+    async close() {
+      await app.close()
+      await db.manager.closeAll()
+    },
     async drop() {
       await app.close()
       await knex.schema.dropTableIfExists(table)

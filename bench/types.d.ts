@@ -24,13 +24,15 @@ declare module 'autocannon' {
 }
 
 /**
- * pg ships no types of its own; the floor benchmark needs its Client only.
+ * pg ships no types of its own; the floor benchmark and the scale seed
+ * need its Client only.
  */
 declare module 'pg' {
   export class Client {
     constructor(config: unknown)
     connect(): Promise<void>
     query(query: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[] }>
+    query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
     end(): Promise<void>
   }
   const pg: { Client: typeof Client }
