@@ -1,7 +1,7 @@
 import { flags } from '@adonisjs/core/ace'
 import { MaintenanceCommand } from '../src/maintenance/command.ts'
 import { formatCount, formatDuration } from '../src/maintenance/progress.ts'
-import { DEFAULT_TRIM_BATCH_SIZE, trimSessions, type TrimSummary } from '../src/maintenance/trim.ts'
+import { trimSessions, type TrimSummary } from '../src/maintenance/trim.ts'
 import type { StoredSessionContext } from '../src/store_context.ts'
 
 /**
@@ -12,8 +12,10 @@ export default class SessionsTrim extends MaintenanceCommand {
   static description =
     'Delete sessions past their idle expiry or their maxLifetime, in batches, while the app keeps serving requests'
 
-  @flags.number({ description: 'Rows deleted per statement', default: DEFAULT_TRIM_BATCH_SIZE })
-  declare batchSize: number
+  @flags.number({
+    description: 'Rows deleted per statement (default: adapts to the database, 100 to 10,000)',
+  })
+  declare batchSize?: number
 
   @flags.boolean({ description: 'Count the rows a trim would delete, delete nothing' })
   declare dryRun?: boolean

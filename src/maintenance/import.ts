@@ -6,6 +6,7 @@ import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
 import { randomUUID } from 'node:crypto'
 import { assertBatchSize } from './options.ts'
+import { BatchSize } from './batch_size.ts'
 import { ImportLedger, OWNED_BY_STORE, type LedgerEntry } from './import_ledger.ts'
 import { deleteAll } from './trim.ts'
 import { guardRepository, guardStatements } from '../request/failsafe.ts'
@@ -146,7 +147,7 @@ export async function importDatabaseSessions(
   }
 
   // only after reading the whole source: a row not seen by this run is gone
-  await deleteAll(queries, ledger.goneFromSource(run), batchSize, (deleted) => {
+  await deleteAll(queries, ledger.goneFromSource(run), BatchSize.fixed(batchSize), (deleted) => {
     summary.removed += deleted
   })
 

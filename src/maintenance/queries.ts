@@ -130,8 +130,8 @@ export class MaintenanceQueries {
    * Deletes up to `limit` rows matching the filter, walking the primary key
    * from `afterId` (or the filter's index).
    *
-   * PostgreSQL has no `DELETE ... LIMIT`: it deletes by a primary-key
-   * sub-select whose rows are locked `FOR UPDATE SKIP LOCKED`, so two
+   * PostgreSQL has no `DELETE ... LIMIT`: it deletes the rows (by ctid) of
+   * a sub-select whose rows are locked `FOR UPDATE SKIP LOCKED`, so two
    * concurrent trims split the rows between them instead of waiting on (or
    * deadlocking over) each other, and a row a request is writing is left
    * for the next run. MySQL deletes along the filter's index with
@@ -152,12 +152,22 @@ export class MaintenanceQueries {
     const order = filter.index ? filter.index : 'id'
 
     if (this.dialect === 'pg') {
+      // By ctid, not id: an `id in (select ...)` makes the planner hash the
+      // picked ids and scan the whole table for them, every batch (measured
+      // 5x slower at 200k rows, growing with the table); the picked rows are
+      // locked until the delete, so their ctids cannot change meanwhile.
+      // Only a primary-key walk needs the ids back, for its cursor.
+      const returning = filter.index ? '' : ' returning id'
       const result = await this.#retrying(() =>
         this.#raw(
-          `delete from ?? where id in (select id from ?? where ${where} order by ${order} limit ? for update skip locked) and ${filter.sql} returning id`,
+          `delete from ?? where ctid = any(array(select ctid from ?? where ${where} order by ${order} limit ? for update skip locked)) and ${filter.sql}${returning}`,
           [this.#table, this.#table, ...whereBindings, limit, ...filter.bindings]
         )
       )
+      if (filter.index) {
+        const deleted = this.#affected(result)
+        return { deleted, lastId: afterId, more: deleted > 0 }
+      }
       const ids: string[] = result.rows.map((row: { id: string }) => row.id)
       return { deleted: ids.length, lastId: maxOf(ids) ?? afterId, more: ids.length > 0 }
     }

@@ -1,7 +1,14 @@
 import type { StoredSessionContext } from '../store_context.ts'
 import { FILTERS, MaintenanceQueries } from './queries.ts'
-import { DEFAULT_TRIM_BATCH_SIZE, deleteAll } from './trim.ts'
-import { assertBatchSize } from './options.ts'
+import { deleteAll } from './trim.ts'
+import { BatchSize } from './batch_size.ts'
+
+/**
+ * Rows per DELETE of a revoke (a user's sessions fit in one; `--all`
+ * takes a thousand statements per million rows, each locking few rows
+ * for a few milliseconds).
+ */
+const DEFAULT_REVOKE_BATCH_SIZE = 1000
 
 export interface RevokeOptions {
   batchSize?: number
@@ -60,7 +67,7 @@ async function revoke(
   filter: ReturnType<(typeof FILTERS)['all']>,
   options: RevokeOptions
 ): Promise<RevokeSummary> {
-  const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_TRIM_BATCH_SIZE)
+  const batchSize = BatchSize.fixed(options.batchSize ?? DEFAULT_REVOKE_BATCH_SIZE)
   const started = performance.now()
   let deleted = 0
   let batches = 0

@@ -1,16 +1,14 @@
 import type { StoredSessionContext } from '../store_context.ts'
 import debug from '../debug.ts'
 import { FILTERS, MaintenanceQueries, type RowFilter } from './queries.ts'
-import { assertBatchSize } from './options.ts'
-
-/**
- * Rows per DELETE. Large enough that a million expired rows take a
- * thousand statements, small enough that each one locks few rows for a
- * few milliseconds, so requests are never queued behind a trim.
- */
-export const DEFAULT_TRIM_BATCH_SIZE = 1000
+import { BatchSize } from './batch_size.ts'
 
 export interface TrimOptions {
+  /**
+   * Rows per DELETE. Without it the size adapts to the database: from
+   * 1,000, doubling while batches take under 50 ms, halving past 200 ms,
+   * between 100 and 10,000 (see batch_size.ts).
+   */
   batchSize?: number
   /** Count what would be deleted, delete nothing. */
   dryRun?: boolean
@@ -38,7 +36,7 @@ export async function trimSessions(
   context: StoredSessionContext,
   options: TrimOptions = {}
 ): Promise<TrimSummary> {
-  const batchSize = assertBatchSize(options.batchSize ?? DEFAULT_TRIM_BATCH_SIZE)
+  const batchSize = BatchSize.of(options.batchSize)
   const queries = MaintenanceQueries.for(context, 'trim')
   const started = performance.now()
   const now = context.clock()
@@ -88,12 +86,15 @@ export async function trimSessions(
 export async function deleteAll(
   queries: MaintenanceQueries,
   filter: RowFilter,
-  batchSize: number,
+  batchSize: BatchSize,
   onBatch: (deleted: number) => void
 ): Promise<void> {
   let afterId: string | null = null
   for (;;) {
-    const batch = await queries.deleteBatch(filter, batchSize, afterId)
+    const limit = batchSize.current
+    const started = performance.now()
+    const batch = await queries.deleteBatch(filter, limit, afterId)
+    if (batch.deleted >= limit) batchSize.record(performance.now() - started)
     if (batch.deleted > 0) onBatch(batch.deleted)
     if (!batch.more) return
     afterId = batch.lastId

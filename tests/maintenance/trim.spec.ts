@@ -7,6 +7,28 @@ import { bodyOf, rowId, setupStore } from './helpers.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`sessions:trim service [${dialect.label}]`, () => {
+    test('without a batch size, the batches adapt and every expired row goes', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await setupStore(dialect, { config: { maxLifetime: '30 days' } })
+      cleanup(() => t.cleanup())
+      await t.seed([
+        ...Array.from({ length: 2500 }, (_, n) => ({ id: rowId('a', n), expiresIn: -MINUTE })),
+        ...Array.from({ length: 20 }, (_, n) => ({ id: rowId('b', n), expiresIn: HOUR })),
+      ])
+      const progress: number[] = []
+      const summary = await trimSessions(t.context, {
+        onProgress: ({ deleted }) => progress.push(deleted),
+      })
+      assert.equal(summary.deleted, 2500)
+      // the first batch is 1,000 rows; the later ones 500 to 2,000, depending on its speed
+      assert.equal(progress[0], 1000)
+      assert.isAtLeast(summary.batches, 2)
+      assert.isAtMost(summary.batches, 5)
+      assert.lengthOf(await t.rows(), 20)
+    })
+
     test('deletes idle-expired and past-lifetime rows in batches, keeps live ones', async ({
       assert,
       cleanup,
