@@ -11,5 +11,9 @@ export { KeyRotation, rotateSessionKey } from './src/maintenance/rotate_key.ts'
 export { sessionStats } from './src/maintenance/stats.ts'
 export { revokeAllSessions, revokeUserSessions } from './src/maintenance/revoke.ts'
 export { importDatabaseSessions } from './src/maintenance/import.ts'
+export {
+  convertSessionTimesFromUtc,
+  convertSessionTimesToUtc,
+} from './src/maintenance/convert_times.ts'
 export { StoredSessions } from './src/users/user_sessions.ts'
 export { StoredSessionTesting } from './src/testing.ts'

@@ -9,6 +9,7 @@ export default defineConfig({
     './services/main.ts',
     './services/dashboard.ts',
     './src/testing.ts',
+    './src/maintenance/convert_times.ts',
     './commands/*.ts',
   ],
   outDir: './build',

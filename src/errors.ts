@@ -106,6 +106,7 @@ export class E_SESSION_STORE_UNAVAILABLE extends Exception {
     | 'rotate'
     | 'stats'
     | 'import'
+    | 'convert'
 
   constructor(
     readonly reason: 'connection' | 'timeout' | 'query',

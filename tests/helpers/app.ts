@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
@@ -97,27 +97,51 @@ export async function setupDatabase(
   return { app, db, emitter }
 }
 
+/**
+ * Renders one of the package's migration stubs for `table` (and what else
+ * `state` gives the stub) and runs it through Lucid's migration class. The
+ * stub's imports of the package's public subpaths (`stored-session/...`)
+ * are pointed at the sources they are built from, so no build is needed.
+ * Returns the rendered migration.
+ */
 export async function runMigrationStub(
   app: any,
   db: Database,
   table: string,
   direction: 'up' | 'down' = 'up',
-  stubPath = 'migrations/create_stored_sessions_table.stub'
+  stubPath = 'migrations/create_stored_sessions_table.stub',
+  state: Record<string, string> = {}
 ) {
   const stubs = await app.stubs.create()
   const stub = await stubs.build(stubPath, {
     source: stubsRoot,
   })
   const { contents } = await stub.prepare({
-    migration: { folder: 'database/migrations', fileName: 'create.ts', tableName: table },
+    migration: { folder: 'database/migrations', fileName: 'create.ts', tableName: table, ...state },
   })
   const folder = new URL(`migrations/${randomUUID()}/`, ROOT)
   await mkdir(folder, { recursive: true })
   const file = new URL('create_stored_sessions_table.ts', folder)
-  await writeFile(file, contents)
+  await writeFile(file, await fromSources(contents))
   const { default: Migration } = (await import(file.href)) as { default: typeof BaseSchema }
   const migration = new Migration(db.connection(), file.pathname, false)
   await (direction === 'up' ? migration.execUp() : migration.execDown())
+  return contents as string
+}
+
+/**
+ * `from 'stored-session/x'` as `from '<repository>/src/x.ts'`: the source
+ * of what package.json's `exports` map `./x` to in build/.
+ */
+async function fromSources(contents: string) {
+  const { exports } = JSON.parse(
+    await readFile(new URL('../../package.json', import.meta.url), 'utf8')
+  )
+  return contents.replace(/from 'stored-session(\/[^']+)?'/g, (_, subpath = '') => {
+    const built: string = exports[`.${subpath}`]
+    const source = built.replace(/^\.\/build\//, '../../').replace(/\.js$/, '.ts')
+    return `from '${new URL(source, import.meta.url).href}'`
+  })
 }
 
 export interface TestAppOptions {

@@ -50,11 +50,13 @@ export async function copyFreshApp(parent = TMP) {
             './stored_session_provider': './provider.js',
             './commands': './commands.js',
             './services/dashboard': './dashboard.js',
+            './maintenance/convert_times': './convert_times.js',
           },
         }),
         'index.js': `export * from ${source('index.ts')}\n`,
         'provider.js': `export { default } from ${source('providers/stored_session_provider.ts')}\n`,
         'dashboard.js': `export { default } from ${source('services/dashboard.ts')}\n`,
+        'convert_times.js': `export * from ${source('src/maintenance/convert_times.ts')}\n`,
         // What `adonis-kit index` generates at build time, read from the folder instead
         'commands.js': [
           `import { FsLoader } from '@adonisjs/core/ace'`,
