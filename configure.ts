@@ -7,6 +7,7 @@ import { planSessionStore } from './src/configure/session_store.ts'
 import { planEnvValidation } from './src/configure/env_validation.ts'
 import { planRcFile } from './src/configure/rc_file.ts'
 import { planSqliteWal } from './src/configure/sqlite_wal.ts'
+import { planTimeConversion } from './src/configure/time_conversion.ts'
 import type { Step } from './src/configure/step.ts'
 
 /**
@@ -14,7 +15,9 @@ import type { Step } from './src/configure/step.ts'
  * `node ace configure stored-session`.
  *
  * Flags: `--table=<name>` (default `stored_sessions`), `--connection=<name>`
- * (default: the primary Lucid connection), `--wal` (SQLite: enable WAL).
+ * (default: the primary Lucid connection), `--wal` (SQLite: enable WAL),
+ * `--convert-times-from=<zone>` (MySQL: publish the migration converting
+ * times written by a version before 0.2, in that zone, to UTC).
  *
  * Every edit is planned before the first one is written, so an app we
  * cannot configure is left as it was; running it again changes nothing.
@@ -33,7 +36,7 @@ export async function configure(command: Configure) {
   }
 
   let steps: Step[]
-  let advice: string[] = []
+  const advice: string[] = []
   try {
     const options = parseConfigureFlags(command.parsedFlags)
     const codemods = await command.createCodemods()
@@ -44,15 +47,19 @@ export async function configure(command: Configure) {
     const context = { app, project, codemods, options }
     // before planMigration's file exists: only an earlier install needs it
     const locationMigration = await planLocationMigration(context)
+    const tableMigration = await planMigration(context)
+    const timeConversion = await planTimeConversion(context, tableMigration)
+    if (Array.isArray(timeConversion)) advice.push(...timeConversion)
     steps = [
-      await planMigration(context),
+      tableMigration,
       ...(locationMigration ? [locationMigration] : []),
+      ...(timeConversion && !Array.isArray(timeConversion) ? [timeConversion] : []),
       planSessionStore(context),
       planEnvValidation(context),
       planRcFile(context),
     ]
     const wal = planSqliteWal(context)
-    if (Array.isArray(wal)) advice = wal
+    if (Array.isArray(wal)) advice.push(...wal)
     else if (wal) steps.push(wal)
   } catch (error) {
     if (!(error instanceof E_CANNOT_CONFIGURE)) throw error

@@ -52,6 +52,7 @@ for (const dialect of enabledDialects()) {
       assert.include(output, 'stored-session configured: 4 change(s)')
       assert.include(output, 'SESSION_DRIVER=stored')
       assert.include(output, 'node ace migration:run')
+      assert.notInclude(output, '--convert-times-from')
       if (dialect.name === 'sqlite') {
         assert.include(output, 'enable WAL')
       } else {
@@ -72,6 +73,26 @@ for (const dialect of enabledDialects()) {
       assert.include(output, 'stored-session is already configured: nothing changed')
       assert.include(output, 'the migration is already published')
     })
+
+    test('on an existing install it names --convert-times-from when the store is on MySQL', async ({
+      assert,
+      cleanup,
+    }) => {
+      const app = await copyFreshApp()
+      cleanup(() => app.remove())
+      const fresh = await runConfigure(app.url, [`--connection=${dialect.name}`])
+      const existing = await runConfigure(app.url, [`--connection=${dialect.name}`])
+
+      assert.notInclude(fresh.output, '--convert-times-from')
+      if (dialect.name === 'mysql') {
+        assert.include(existing.output, 're-run with --convert-times-from=<zone>')
+        assert.include(existing.output, 'stored session times in the zone of the app process')
+      } else {
+        assert.notInclude(existing.output, '--convert-times-from')
+      }
+      const migrations = await app.migrations()
+      assert.notMatch(migrations.join(), /_convert_/)
+    }).timeout(120_000)
   })
 }
 
@@ -176,6 +197,56 @@ test.group('configure', () => {
     assert.equal(command.exitCode, 1)
     assert.include(output, 'has no "stores" object')
     assert.include(output, 'Nothing was changed')
+    assert.deepEqual(await snapshot(app.root), before)
+  })
+
+  test('--convert-times-from publishes the conversion migration with its zone, once', async ({
+    assert,
+    cleanup,
+  }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    const flags = ['--connection=mysql', '--convert-times-from=America/New_York']
+
+    const first = await runConfigure(app.url, flags)
+    const published = await app.migrations()
+    const second = await runConfigure(app.url, flags)
+    const third = await runConfigure(app.url, ['--connection=mysql'])
+
+    assert.equal(first.command.exitCode, 0)
+    const [table] = published.filter((name) => name.endsWith('_create_stored_sessions_table.ts'))
+    const converts = published.filter((name) =>
+      /^\d{13}_convert_stored_sessions_times_to_utc\.ts$/.test(name)
+    )
+    assert.lengthOf(converts, 1)
+    // after the table migration, so it runs on the table
+    assert.isAbove(Number.parseInt(converts[0]), Number.parseInt(table))
+    const migration = await app.read(`database/migrations/${converts[0]}`)
+    assert.include(migration, `protected fromZone = 'America/New_York'`)
+    assert.include(migration, `protected tableName = 'stored_sessions'`)
+    assert.include(migration, `from 'stored-session/maintenance/convert_times'`)
+    assert.include(first.output, `create database/migrations/${converts[0]}`)
+    assert.deepEqual(await app.migrations(), published)
+    assert.include(second.output, 'the time conversion migration is already published')
+    assert.include(second.output, 'nothing changed')
+    // published: no more advice
+    assert.notInclude(third.output, '--convert-times-from')
+  }).timeout(120_000)
+
+  test('an unknown --convert-times-from zone is refused', async ({ assert, cleanup }) => {
+    const app = await copyFreshApp()
+    cleanup(() => app.remove())
+    const before = await snapshot(app.root)
+
+    const unknown = await runConfigure(app.url, ['--convert-times-from=Mars/Olympus_Mons'])
+    const empty = await runConfigure(app.url, ['--convert-times-from'])
+
+    for (const { command, output } of [unknown, empty]) {
+      assert.equal(command.exitCode, 1)
+      assert.include(output, 'needs the zone your app processes ran in')
+      assert.include(output, 'Nothing was changed')
+    }
+    assert.include(unknown.output, '"Mars/Olympus_Mons"')
     assert.deepEqual(await snapshot(app.root), before)
   })
 

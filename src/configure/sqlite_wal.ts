@@ -1,10 +1,5 @@
-import {
-  asObjectLiteral,
-  EDITOR_SETTINGS,
-  findCall,
-  propertyInitializer,
-  stringValue,
-} from './ast.ts'
+import { asObjectLiteral, EDITOR_SETTINGS, propertyInitializer } from './ast.ts'
+import { storeConnection } from './store_connection.ts'
 import type { Step, StepContext } from './step.ts'
 
 const FILE = 'config/database.ts'
@@ -41,22 +36,16 @@ export const WAL_ADVICE = [
  * SQLite (or cannot be told from the source), advice when WAL is only
  * recommended, a step when --wal asks configure to add the hook.
  */
-export function planSqliteWal({ app, project, options }: StepContext): Step | string[] | undefined {
-  const file = project.getSourceFile(app.configPath('database.ts'))
-  const config = file && asObjectLiteral(findCall(file, 'defineConfig')?.getArguments()[0])
-  const name = options.connection ?? stringValue(propertyInitializer(config, 'connection'))
-  if (!file || !name) return undefined
-  const connection = asObjectLiteral(
-    propertyInitializer(asObjectLiteral(propertyInitializer(config, 'connections')), name)
-  )
-  const client = stringValue(propertyInitializer(connection, 'client'))
-  if (!connection || !client || !HOOKS[client]) return undefined
+export function planSqliteWal(context: StepContext): Step | string[] | undefined {
+  const found = storeConnection(context)
+  if (!found || !HOOKS[found.client]) return undefined
+  const { file, name, connection, client } = found
 
   const pool = asObjectLiteral(propertyInitializer(connection, 'pool'))
   if (pool?.getProperty('afterCreate')) {
     return { file: FILE, unchanged: `the "${name}" connection has its own pool.afterCreate hook` }
   }
-  if (!options.wal) return WAL_ADVICE
+  if (!context.options.wal) return WAL_ADVICE
 
   return {
     file: FILE,
