@@ -39,6 +39,7 @@ import { KeyRotation, rotateSessionKey } from '../src/maintenance/rotate_key.ts'
 import { MaintenanceQueries } from '../src/maintenance/queries.ts'
 import { READ_SESSIONS, SEED_KEY, CURRENT_KEY, sessionIdOf } from './scale/rows.ts'
 import { seedSessions } from './scale/seed.ts'
+import { measureImport } from './scale/import.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     'read-seconds': { type: 'string', default: '5' },
     'rotate-seconds': { type: 'string', default: '20' },
     'phase': { type: 'string', default: 'all' },
+    'import-rows': { type: 'string', default: '1000000' },
     'trim-child': { type: 'string' },
   },
 })
@@ -189,6 +191,13 @@ async function measureDialect(dialect: Dialect, rows: number): Promise<Record<st
     log('rotate done')
   } finally {
     await big.drop()
+  }
+
+  const importRows = Number(args['import-rows'])
+  if (importRows > 0) {
+    const imported = await measureImport(dialect, importRows, log)
+    result[`sessions:import rows/s (${short(importRows)} built-in rows)`] =
+      `${fixed(imported.rowsPerSecond)} (${imported.seconds.toFixed(0)} s)`
   }
   return result
 }
