@@ -11,6 +11,7 @@ import { ImportLedger, OWNED_BY_STORE, type LedgerEntry } from './import_ledger.
 import { deleteAll } from './trim.ts'
 import { guardRepository, guardStatements } from '../request/failsafe.ts'
 import { MaintenanceQueries } from './queries.ts'
+import { chunksOf } from './chunks.ts'
 
 /**
  * `@adonisjs/session`'s own database store table (`node ace make:session-table`).
@@ -118,6 +119,7 @@ export async function importDatabaseSessions(
     const hashes = rows.map((row) => hashSessionId(String(row.id)))
     const earlier = await ledger.entries(hashes)
     const seen: LedgerEntry[] = []
+    const unseen: Session[] = []
     for (const [index, row] of rows.entries()) {
       const id = String(row.id)
       const hash = hashes[index]
@@ -129,13 +131,23 @@ export async function importDatabaseSessions(
         seen.push({ id: hash, version: null })
         continue
       }
-      const { outcome, version } = await copy(context, queries, earlier.get(hash) ?? null, {
+      const session = {
         hash,
         packed,
         userId: userOf(values, row.user_id, context.config.userKey),
         expiresAt,
         now,
-      })
+      }
+      const imported = earlier.get(hash) ?? null
+      if (imported === null) {
+        unseen.push(session)
+        continue
+      }
+      const { outcome, version } = await copy(context, queries, imported, session)
+      summary[outcome]++
+      seen.push({ id: hash, version })
+    }
+    for (const { hash, outcome, version } of await copyUnseen(context, queries, unseen)) {
       summary[outcome]++
       seen.push({ id: hash, version })
     }
@@ -155,6 +167,66 @@ export async function importDatabaseSessions(
   return summary
 }
 
+interface Session {
+  hash: string
+  packed: Buffer
+  userId: string | null
+  expiresAt: number
+  now: number
+}
+
+/**
+ * Copies sessions no earlier import saw (every session, on a first run):
+ * those with no row here are inserted by multi-row statements, the others
+ * go through `copy` one by one. Where a statement's count cannot tell
+ * which rows it inserted (a row created meanwhile, or MySQL's count),
+ * the versions say: 0 is an imported row, anything else the store's own.
+ */
+async function copyUnseen(
+  context: StoredSessionContext,
+  queries: MaintenanceQueries,
+  sessions: Session[]
+): Promise<Array<{ hash: string; outcome: Outcome; version: number | null }>> {
+  const results: Array<{ hash: string; outcome: Outcome; version: number | null }> = []
+  const present = await queries.versionsOf(sessions.map((session) => session.hash))
+  const rows = []
+  for (const session of sessions) {
+    if (present.has(session.hash)) {
+      results.push({ hash: session.hash, ...(await copy(context, queries, null, session)) })
+      continue
+    }
+    rows.push({
+      id: session.hash,
+      data: context.codec.seal(session.packed, session.hash),
+      userId: session.userId,
+      now: new Date(session.now),
+      expiresAt: new Date(session.expiresAt),
+    })
+  }
+  for (const chunk of chunksOf(rows)) {
+    const inserted = await queries.insertImported(chunk)
+    if (inserted === chunk.length && queries.dialect !== 'mysql') {
+      for (const row of chunk) results.push({ hash: row.id, outcome: 'copied', version: 0 })
+      continue
+    }
+    const versions = await queries.versionsOf(chunk.map((row) => row.id))
+    for (const row of chunk) {
+      const version = versions.get(row.id)
+      results.push(
+        version === 0
+          ? { hash: row.id, outcome: 'copied', version: 0 }
+          : // deleted meanwhile, or created by the store: what `copy` would find
+            {
+              hash: row.id,
+              outcome: 'skipped',
+              version: version === undefined ? null : OWNED_BY_STORE,
+            }
+      )
+    }
+  }
+  return results
+}
+
 /**
  * Copies one session, given the version an earlier import left our copy
  * at (null when none did). Refreshes our copy from the source only while
@@ -167,7 +239,7 @@ async function copy(
   context: StoredSessionContext,
   queries: MaintenanceQueries,
   imported: number | null,
-  session: { hash: string; packed: Buffer; userId: string | null; expiresAt: number; now: number }
+  session: Session
 ): Promise<{ outcome: Outcome; version: number | null }> {
   const { codec } = context
   const repository = guardRepository(context.repository(), 'import')

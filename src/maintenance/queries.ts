@@ -277,6 +277,48 @@ export class MaintenanceQueries {
   }
 
   /**
+   * The versions of those of `ids` that have a row.
+   */
+  async versionsOf(ids: string[]): Promise<Map<string, number>> {
+    if (!ids.length) return new Map()
+    const rows = this.#rows(
+      await this.#raw(`select id, version from ?? where id in (${ids.map(() => '?').join(', ')})`, [
+        this.#table,
+        ...ids,
+      ])
+    )
+    return new Map(rows.map((row) => [String(row.id), Number(row.version)]))
+  }
+
+  /**
+   * Inserts imported rows (version 0) in one statement, skipping any whose
+   * id has a row by now. Returns how many were inserted, except on MySQL:
+   * its skip is an `on duplicate key update` that changes nothing, which
+   * mysql2 (connecting with FOUND_ROWS) counts as a row too. (Not `insert
+   * ignore`: that would also store a too-long value truncated, with a
+   * warning.)
+   */
+  async insertImported(
+    rows: { id: string; data: Buffer; userId: string | null; now: Date; expiresAt: Date }[]
+  ): Promise<number> {
+    if (!rows.length) return 0
+    const bindings: Knex.RawBinding[] = [this.#table]
+    for (const row of rows) {
+      bindings.push(row.id, row.data, row.userId, row.now, row.now, row.expiresAt)
+    }
+    const values = rows.map(() => '(?, ?, 0, ?, ?, ?, ?)').join(', ')
+    const skip =
+      this.dialect === 'mysql' ? ' on duplicate key update id = id' : ' on conflict (id) do nothing'
+    const result = await this.#retrying(() =>
+      this.#raw(
+        `insert into ?? (id, data, version, user_id, created_at, updated_at, expires_at) values ${values}${skip}`,
+        bindings
+      )
+    )
+    return this.#affected(result)
+  }
+
+  /**
    * Updates an imported row this store has never written (still at the
    * version the import left it at).
    */

@@ -3,16 +3,13 @@ import debug from '../debug.ts'
 import { shortHash } from '../request/session_id.ts'
 import { MaintenanceQueries, type RotationRow } from './queries.ts'
 import { assertBatchSize } from './options.ts'
+import { chunksOf } from './chunks.ts'
 
 /**
- * Rows read per page. The re-sealed rows go back in statements of at most
- * WRITE_ROWS rows or WRITE_BYTES of data: one round trip per hundred rows
- * instead of one per row, each statement locking those rows for a few
- * milliseconds only, and well under MySQL's default max_allowed_packet.
+ * Rows read per page. The re-sealed rows go back in multi-row statements
+ * (see chunks.ts), each locking its rows for a few milliseconds only.
  */
 export const DEFAULT_ROTATION_BATCH_SIZE = 500
-const WRITE_ROWS = 100
-const WRITE_BYTES = 1 << 20
 
 export interface RotateKeyOptions {
   batchSize?: number
@@ -95,15 +92,7 @@ export class KeyRotation {
    */
   async apply(rows: RotationRow[]): Promise<RotateKeySummary> {
     const { codec } = this.#context
-    let pending: { id: string; version: number; data: Buffer }[] = []
-    let pendingBytes = 0
-    const write = async () => {
-      const written = await this.#queries.replaceData(pending)
-      this.#summary.rotated += written
-      this.#summary.conflicts += pending.length - written
-      pending = []
-      pendingBytes = 0
-    }
+    const resealed: { id: string; version: number; data: Buffer }[] = []
     for (const row of rows) {
       if (row.data === null) {
         this.#summary.skipped++
@@ -118,12 +107,13 @@ export class KeyRotation {
         }
         continue
       }
-      const data = codec.seal(packed, row.id)
-      pending.push({ id: row.id, version: row.version, data })
-      pendingBytes += data.length
-      if (pending.length >= WRITE_ROWS || pendingBytes >= WRITE_BYTES) await write()
+      resealed.push({ id: row.id, version: row.version, data: codec.seal(packed, row.id) })
     }
-    if (pending.length) await write()
+    for (const chunk of chunksOf(resealed)) {
+      const written = await this.#queries.replaceData(chunk)
+      this.#summary.rotated += written
+      this.#summary.conflicts += chunk.length - written
+    }
     this.#summary.batches++
     return this.summary()
   }

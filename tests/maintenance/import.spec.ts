@@ -13,6 +13,7 @@ import { bodyOf, setupStore, type StoreSetup } from './helpers.ts'
 import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
 import { contextOf } from '../../src/store_context.ts'
 import { ledgerTableOf } from '../../src/maintenance/import_ledger.ts'
+import { MaintenanceQueries } from '../../src/maintenance/queries.ts'
 import { makeKeyring } from '../helpers/app.ts'
 
 /**
@@ -334,6 +335,107 @@ for (const dialect of enabledDialects()) {
       assert.containsSubset(again, { copied: 0, deletedHere: 1 })
       assert.isAtMost(ledgerTableOf(table).length, 62)
       assert.isTrue(await t.db.connection().schema.hasTable(ledgerTableOf(table)))
+    })
+
+    test('new sessions are inserted 100 to a statement, each opening under its own id', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const knex = t.db.connection().getWriteClient()
+      const ids = Array.from({ length: 250 }, (_, n) => `import-${String(n).padStart(12, '0')}`)
+      await knex(source).insert(
+        ids.map((id, n) => ({
+          id,
+          data: new MessageBuilder().build({ auth_web: n, cart: 'x'.repeat(n) }, undefined, id),
+          user_id: null,
+          expires_at: new Date(clock.now() + HOUR),
+        }))
+      )
+      const inserts: number[] = []
+      knex.on('query', ({ sql, bindings }: { sql: string; bindings: unknown[] }) => {
+        if (sql.startsWith(`insert into `) && sql.split(' ')[2].slice(1, -1) === t.table) {
+          inserts.push(bindings.filter(Buffer.isBuffer).length)
+        }
+      })
+
+      const summary = await importDatabaseSessions(t.context, { from: source, batchSize: 500 })
+      assert.containsSubset(summary, { copied: 250, skipped: 0, invalid: 0 })
+      assert.deepEqual(inserts, [100, 100, 50])
+      for (const n of [0, 99, 100, 249]) {
+        const row = (await t.context.repository().find(hashSessionId(ids[n])))!
+        assert.equal(row.version, 0)
+        assert.equal(row.userId, String(n))
+        assert.deepEqual(t.context.codec.unpack(t.context.codec.open(row.data, row.id)!), {
+          auth_web: n,
+          cart: 'x'.repeat(n),
+        })
+      }
+    })
+
+    test('a row the store creates while its batch is copied is left as the store wrote it', async ({
+      assert,
+      cleanup,
+    }) => {
+      const clock = new FakeClock()
+      clock.advance(Date.now() - clock.now())
+      const t = await setupStore(dialect, { clock })
+      const source = await createBuiltInTable(t)
+      cleanup(async () => {
+        await t.db.connection().schema.dropTableIfExists(source)
+        await t.cleanup()
+      })
+      const knex = t.db.connection().getWriteClient()
+      const ids = ['racing-session-0001', 'racing-session-0002', 'racing-session-0003']
+      await knex(source).insert(
+        ids.map((id) => ({
+          id,
+          data: new MessageBuilder().build({ from: 'old store' }, undefined, id),
+          user_id: null,
+          expires_at: new Date(clock.now() + HOUR),
+        }))
+      )
+      // the store writes the second session between the import's look-up and its insert
+      const racing = hashSessionId(ids[1])
+      const ours = t.context.codec.seal(t.context.codec.pack({ from: 'new store' }), racing)
+      const lookUp = MaintenanceQueries.prototype.versionsOf
+      let lookUps = 0
+      MaintenanceQueries.prototype.versionsOf = async function (this: any, hashes: string[]) {
+        const versions = await lookUp.call(this, hashes)
+        if (lookUps++ === 0) {
+          await t.context.repository().insert({
+            id: racing,
+            data: ours,
+            version: 7,
+            userId: null,
+            now: new Date(clock.now()),
+            expiresAt: new Date(clock.now() + HOUR),
+          })
+        }
+        return versions
+      }
+      cleanup(() => {
+        MaintenanceQueries.prototype.versionsOf = lookUp
+      })
+
+      const summary = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(summary, { copied: 2, skipped: 1 })
+      const row = (await t.context.repository().find(racing))!
+      assert.equal(row.version, 7)
+      assert.deepEqual(t.context.codec.unpack(t.context.codec.open(row.data, row.id)!), {
+        from: 'new store',
+      })
+      // and a later run leaves it alone too
+      const again = await importDatabaseSessions(t.context, { from: source })
+      assert.containsSubset(again, { copied: 0, skipped: 3 })
+      assert.equal((await t.context.repository().find(racing))!.version, 7)
     })
 
     test('a sign-out served by the old store removes the copy this store never wrote', async ({
