@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { writeFile, mkdir, chown } from 'node:fs/promises'
 import type { ChildProcess } from 'node:child_process'
 import mysql from 'mysql2/promise'
@@ -30,6 +31,28 @@ export const GALERA_FILES = [
 
 const DATABASE = 'test'
 
+/**
+ * How soon the cluster evicts a node that stopped answering. Until it
+ * does, every commit on the surviving nodes waits (a write set is only
+ * delivered once all members of the view have it), so eviction must come
+ * well inside the store's `timeout` (5 s by default), or the requests of
+ * that window answer 503 (README, "A node that dies"). Galera's defaults
+ * evict a killed node after 6 s or more; these, after about 2 s: suspected
+ * after 1.5 s, then the new view is agreed on by join messages, resent
+ * every join_retrans_period (1 s by default). Galera refuses to start
+ * unless keepalive_period < suspect_timeout / 3 and inactive_check_period
+ * < suspect_timeout / 2, with install_timeout between 2 x keepalive_period
+ * and inactive_timeout (and says only "Failed to read thread schedparams").
+ */
+const EVICTION = [
+  'evs.suspect_timeout=PT1.5S',
+  'evs.inactive_timeout=PT3S',
+  'evs.keepalive_period=PT0.3S',
+  'evs.inactive_check_period=PT0.25S',
+  'evs.install_timeout=PT3S',
+  'evs.join_retrans_period=PT0.3S',
+]
+
 export interface GaleraNode {
   index: number
   port: number
@@ -43,6 +66,11 @@ export interface GaleraCluster {
   kill(index: number): Promise<void>
   /** Starts a stopped node again; resolves once it is synced with the others. */
   restart(index: number): Promise<void>
+  /**
+   * Resolves once node `index` is in a primary component of `count`
+   * members: after a kill, once the others have evicted the dead node.
+   */
+  untilMembers(index: number, count: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -59,7 +87,6 @@ export async function startGalera(): Promise<GaleraCluster> {
     dir: `${dir}/n${i + 1}`,
   }))
   const children = new Map<number, ChildProcess>()
-  const logs = new Map<number, () => string>()
   const clusterAddress = `gcomm://${nodes.map((node) => `127.0.0.1:${node.gcomm}`).join(',')}`
 
   for (const node of nodes) {
@@ -89,7 +116,12 @@ export async function startGalera(): Promise<GaleraCluster> {
         `wsrep_node_name=n${node.index}`,
         'wsrep_sst_method=rsync',
         `wsrep_sst_receive_address=127.0.0.1:${node.sst}`,
-        `wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:${node.gcomm};ist.recv_addr=127.0.0.1:${node.ist};gcache.size=32M"`,
+        `wsrep_provider_options="${[
+          `gmcast.listen_addr=tcp://127.0.0.1:${node.gcomm}`,
+          `ist.recv_addr=127.0.0.1:${node.ist}`,
+          'gcache.size=32M',
+          ...EVICTION,
+        ].join(';')}"`,
         '',
       ].join('\n')
     )
@@ -103,11 +135,12 @@ export async function startGalera(): Promise<GaleraCluster> {
       ...(bootstrap ? ['--wsrep-new-cluster'] : []),
     ])
     children.set(node.index, server.child)
-    logs.set(node.index, server.log)
     return waitUntil(`galera node ${node.index}`, () => isSynced(node.port), {
       timeoutMs: 120_000,
       child: server.child,
-      log: server.log,
+      // mariadbd writes why it stopped (a provider option Galera refused,
+      // say) to its error log, not to its output
+      log: () => `${server.log()}\n${firstErrors(node.dir)}`,
     })
   }
 
@@ -153,7 +186,29 @@ export async function startGalera(): Promise<GaleraCluster> {
     async restart(index) {
       await start(nodes[index - 1], false)
     },
+    async untilMembers(index, count) {
+      const port = nodes[index - 1].port
+      const deadline = Date.now() + 60_000
+      while ((await primaryMembers(port)) !== count) {
+        if (Date.now() > deadline) throw new Error(`galera node ${index}: not ${count} members`)
+        // fine-grained: the test reports how long eviction took
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    },
     stop,
+  }
+}
+
+/** The first errors of a node's log: the cause, before what it set off. */
+function firstErrors(dir: string): string {
+  try {
+    const lines = readFileSync(`${dir}/error.log`, 'utf8').split('\n')
+    return lines
+      .filter((line) => line.includes('[ERROR]'))
+      .slice(0, 4)
+      .join('\n')
+  } catch {
+    return ''
   }
 }
 
@@ -176,6 +231,15 @@ async function query(port: number, sql: string) {
   } finally {
     await connection.end()
   }
+}
+
+async function primaryMembers(port: number): Promise<number | null> {
+  const rows = await query(
+    port,
+    "show status where variable_name in ('wsrep_cluster_status', 'wsrep_cluster_size')"
+  )
+  const status = Object.fromEntries(rows.map((row) => [row.Variable_name, row.Value]))
+  return status.wsrep_cluster_status === 'Primary' ? Number(status.wsrep_cluster_size) : null
 }
 
 async function isSynced(port: number): Promise<boolean> {
