@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { access, chown, mkdir, rm } from 'node:fs/promises'
+import { appendFileSync, unlinkSync } from 'node:fs'
+import { access, chown, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { userInfo } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -79,6 +80,7 @@ export function systemUser(name: string): SystemUser | null {
  * A fresh folder for one topology of this run, owned by `user`.
  */
 export async function scratchDir(name: string, user: SystemUser | null): Promise<string> {
+  await (swept ??= sweepLeftovers())
   const dir = `${TMP}${name}-${process.pid}-${randomBytes(3).toString('hex')}`
   await mkdir(dir, { recursive: true })
   if (user) await chown(dir, user.uid, user.gid)
@@ -93,7 +95,56 @@ export async function removeDir(dir: string) {
 const running = new Set<ChildProcess>()
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL')
+  try {
+    unlinkSync(PIDS)
+  } catch {}
 })
+
+/**
+ * A run that is SIGKILLed runs no exit handler, and its servers live on.
+ * So each run lists the pids of the servers it starts (synchronously, so
+ * a kill right after a start still finds it), and the next run stops
+ * those of a run that is gone.
+ */
+const PIDS = `${TMP}run-${process.pid}.pids`
+let swept: Promise<void> | undefined
+
+/**
+ * Stops the servers of earlier runs of this checkout that are no longer
+ * running, and removes their folders. A listed pid is killed only while
+ * its command line names one of that run's folders: a pid reused since,
+ * and the machine's own servers, never do.
+ */
+async function sweepLeftovers() {
+  const entries = await readdir(TMP).catch(() => [] as string[])
+  for (const entry of entries) {
+    const run = /^run-(\d+)\.pids$/.exec(entry)?.[1]
+    if (!run || isAlive(Number(run))) continue
+    const folders = entries.filter((name) => name.includes(`-${run}-`))
+    const pids = await readFile(`${TMP}${entry}`, 'utf8')
+    for (const pid of pids.split('\n').filter(Boolean).map(Number)) {
+      const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+      if (folders.some((folder) => command.includes(TMP + folder))) killQuietly(pid)
+    }
+    for (const folder of folders) await removeDir(TMP + folder)
+    await rm(`${TMP}${entry}`, { force: true })
+  }
+}
+
+function killQuietly(pid: number) {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {}
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
 
 /**
  * Starts a server process in the foreground (so this process owns it),
@@ -111,6 +162,7 @@ export function startProcess(
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
   })
   running.add(child)
+  if (child.pid) appendFileSync(PIDS, `${child.pid}\n`)
   let log = ''
   const collect = (chunk: Buffer) => (log = (log + chunk).slice(-4000))
   child.stdout!.on('data', collect)
