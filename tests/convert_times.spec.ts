@@ -273,6 +273,46 @@ for (const dialect of enabledDialects()) {
         assert.equal(back.expires_at, '2026-06-01 11:00:00.000')
       })
 
+      test('rows in the years 1000 and 9999 convert, with no branch per change of the centuries between', async ({
+        assert,
+      }) => {
+        const rows = [
+          ['1000-01-01 12:00:00', '1000-01-01 16:56:02.000'],
+          ['2026-07-04 12:00:00', '2026-07-04 16:00:00.000'],
+          ['9999-06-01 12:00:00', '9999-06-01 16:00:00.000'],
+        ]
+        for (const [index, [wall]] of rows.entries()) {
+          await client().rawQuery(
+            'insert into ?? (id, data, version, created_at, updated_at, expires_at) values (?, ?, 1, ?, ?, ?)',
+            [table, `${index}`.repeat(64), Buffer.from('x'), wall, wall, wall]
+          )
+        }
+        const updateBindings: number[] = []
+        const knex = client().getWriteClient()
+        const onQuery = (query: { sql: string; bindings?: unknown[] }) => {
+          if (query.sql.startsWith('update')) updateBindings.push(query.bindings?.length ?? 0)
+        }
+        knex.on('query', onQuery)
+        try {
+          await convertSessionTimesToUtc(client(), { table, fromZone: NEW_YORK })
+        } finally {
+          knex.off('query', onQuery)
+        }
+
+        // New York changed its offset twice a year for the 8,000 years between
+        assert.lengthOf(updateBindings, 1)
+        assert.isBelow(updateBindings[0], 100)
+        assert.deepEqual(
+          await storedRows(),
+          rows.map(([, utc], index) => ({
+            id: `${index}`.repeat(64),
+            created_at: utc,
+            updated_at: utc,
+            expires_at: utc,
+          }))
+        )
+      })
+
       test('a statement the database rejects is E_SESSION_STORE_UNAVAILABLE for "convert"', async ({
         assert,
       }) => {

@@ -8,7 +8,7 @@ import {
   assertTimeZone,
   fromUtcShifts,
   toUtcShifts,
-  zoneOffsets,
+  zoneOffsetsOver,
   type WallShift,
 } from './zone_offsets.ts'
 
@@ -22,7 +22,7 @@ const COLUMNS = ['created_at', 'updated_at', 'expires_at'] as const
 
 /**
  * Offsets stay within a day of UTC: the instants behind the table's wall
- * times lie within this margin of them.
+ * times lie within this margin of their years.
  */
 const DAY_MS = 24 * 3600 * 1000
 
@@ -110,9 +110,9 @@ async function convertTimes(
   const statement = async (sql: string, bindings: Knex.RawBinding[]) =>
     rowsOf('mysql', await guardStatements('convert', async () => knex.raw(sql, bindings)))
 
-  const range = await wallRange(statement, options.table)
-  if (!range) return summary(0, 0, 'empty-table')
-  const shifts = shiftsOf(zoneOffsets(zone, range.low - DAY_MS, range.high + DAY_MS))
+  const spans = await yearSpans(statement, options.table)
+  if (!spans.length) return summary(0, 0, 'empty-table')
+  const shifts = shiftsOf(zoneOffsetsOver(zone, spans))
   if (shifts.every((shift) => shift.seconds === 0)) return summary(0, 0, 'zero-offset')
 
   const assignments = COLUMNS.map((column) => shifted(column, shifts))
@@ -147,21 +147,33 @@ async function convertTimes(
 }
 
 /**
- * The earliest and latest wall time in the table, read as text so that no
- * driver applies a zone to them; null for an empty table.
+ * The years the table's wall times fall in, as runs of consecutive years
+ * (epoch ms of their wall times read as UTC, with a day's margin); none for
+ * an empty table. Years, not the earliest to the latest time: a stray row
+ * in the year 9999 must not have the offsets of 8,000 years computed and
+ * sent with every statement.
  */
-async function wallRange(
+async function yearSpans(
   statement: (sql: string, bindings: Knex.RawBinding[]) => Promise<Record<string, unknown>[]>,
   table: string
-): Promise<{ low: number; high: number } | null> {
-  const [row] = await statement(
-    `select cast(least(${COLUMNS.map((c) => `min(${c})`).join(', ')}) as char) as low,
-      cast(greatest(${COLUMNS.map((c) => `max(${c})`).join(', ')}) as char) as high
-    from ??`,
-    [table]
+): Promise<Array<{ from: number; to: number }>> {
+  const years = await statement(
+    `${COLUMNS.map((c) => `select year(${c}) as y from ??`).join(' union ')} order by y`,
+    COLUMNS.map(() => table)
   )
-  if (row?.low === null || row?.low === undefined) return null
-  return { low: wallMillis(String(row.low)), high: wallMillis(String(row.high)) }
+  const spans: Array<{ from: number; to: number; year: number }> = []
+  for (const year of years.map((row) => Number(row.y))) {
+    const last = spans.at(-1)
+    const to = startOfYear(year + 1) + DAY_MS
+    if (last?.year === year - 1) Object.assign(last, { to, year })
+    else spans.push({ from: startOfYear(year) - DAY_MS, to, year })
+  }
+  return spans
+}
+
+/** Any year, 0 to 9999 (Date.UTC reads 0 to 99 as 1900 to 1999). */
+function startOfYear(year: number): number {
+  return new Date(0).setUTCFullYear(year, 0, 1)
 }
 
 /**
@@ -185,12 +197,7 @@ function shifted(
   }
 }
 
-/** `2026-11-01 01:30:00[.000]` as the epoch ms of that wall time read as UTC. */
-function wallMillis(text: string): number {
-  return Date.parse(`${text.slice(0, 19).replace(' ', 'T')}Z`)
-}
-
-/** The inverse, to the second: a DATETIME literal. */
+/** Epoch ms of a wall time read as UTC, to the second: a DATETIME literal. */
 function wallText(millis: number): string {
   return new Date(millis).toISOString().slice(0, 19).replace('T', ' ')
 }

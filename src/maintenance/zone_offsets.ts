@@ -78,6 +78,26 @@ export function zoneOffsets(zone: string, from: number, to: number): ZoneOffsets
 }
 
 /**
+ * The zone's offsets over spans of time (epoch ms; in order, apart), as
+ * one sequence: between two spans the offset moves at the start of the
+ * later one. Times centuries apart cost the changes within their spans,
+ * not those of the centuries between.
+ */
+export function zoneOffsetsOver(
+  zone: string,
+  spans: Array<{ from: number; to: number }>
+): ZoneOffsets {
+  const [first, ...later] = spans.map(({ from, to }) => ({ from, ...zoneOffsets(zone, from, to) }))
+  const changes = [...first.changes]
+  for (const span of later) {
+    const before = changes.at(-1)?.after ?? first.initial
+    if (span.initial !== before) changes.push({ at: span.from, before, after: span.initial })
+    changes.push(...span.changes)
+  }
+  return { initial: first.initial, changes }
+}
+
+/**
  * Shifts turning wall times of the zone into UTC wall times. A wall time
  * the zone skips (spring forward) or lives twice (fall back) takes the
  * offset in force before the change: in the repeated hour that is the
