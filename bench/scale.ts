@@ -4,7 +4,7 @@
  * size).
  *
  *   npm run bench:scale -- [--rows 10000000] [--dialect pg,mysql] [--readers 8]
- *                          [--phase all|seed|measure]
+ *                          [--phase all|seed|measure] [--order id|write] [--import-rows n]
  *
  * Per dialect: seeds `rows` sessions sealed by the real codec (each row
  * sealed for its own id; a few hundred distinct payloads of 100 B to 4 KB;
@@ -38,7 +38,7 @@ import { trimSessions } from '../src/maintenance/trim.ts'
 import { KeyRotation, rotateSessionKey } from '../src/maintenance/rotate_key.ts'
 import { MaintenanceQueries } from '../src/maintenance/queries.ts'
 import { READ_SESSIONS, SEED_KEY, CURRENT_KEY, sessionIdOf } from './scale/rows.ts'
-import { seedSessions } from './scale/seed.ts'
+import { seedSessions, type SeedOrder } from './scale/seed.ts'
 import { measureImport } from './scale/import.ts'
 
 const { values: args } = parseArgs({
@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     'rotate-seconds': { type: 'string', default: '20' },
     'phase': { type: 'string', default: 'all' },
     'import-rows': { type: 'string', default: '1000000' },
+    'order': { type: 'string', default: 'id' },
     'trim-child': { type: 'string' },
   },
 })
@@ -249,7 +250,9 @@ async function seededTable(
   })
   const context = contextOf(factory)!
   const knex = db.connection().getWriteClient()
-  const seeded = seed ? await seedSessions(dialect, table, rows, Date.now(), log) : null
+  const seeded = seed
+    ? await seedSessions(dialect, table, rows, Date.now(), log, args.order as SeedOrder)
+    : null
   const seedRowsPerSecond = seeded?.rowsPerSecond ?? 0
   const sessionIds = Array.from({ length: Math.min(rows, READ_SESSIONS) }, (_, n) => sessionIdOf(n))
 

@@ -53,19 +53,48 @@ export class SeedRows {
 
   row(n: number): SeedRow {
     const id = hashSessionId(sessionIdOf(n))
-    const expired = n >= READ_SESSIONS && n % 10 < 3
     const signedIn = n >= READ_SESSIONS && n % 10 >= 6
     const packed = this.#payloads[signedIn ? 1 : 0][n % PAYLOADS]
-    const now = this.#now
+    const expiresAt = expiresAtOf(n, this.#now)
+    // last written one session age (2 hours) before it expires
+    const updatedAt = expiresAt - AGE
     return {
       id,
       data: this.#codec.seal(packed, id),
       userId: signedIn ? String(n % 100_000) : null,
-      createdAt: new Date(now - 3_600_000 - (n % 86_400_000)).toISOString(),
-      updatedAt: new Date(now - 60_000).toISOString(),
-      expiresAt: new Date(expired ? now - 1000 - (n % 3_600_000) : now + 7_200_000).toISOString(),
+      createdAt: new Date(updatedAt - 3_600_000 - (n % 10_800_000)).toISOString(),
+      updatedAt: new Date(updatedAt).toISOString(),
+      expiresAt: new Date(expiresAt).toISOString(),
     }
   }
+}
+
+const AGE = 7_200_000
+
+function isExpired(n: number) {
+  return n >= READ_SESSIONS && n % 10 < 3
+}
+
+/** Expired up to an hour ago, or live for the session's age. */
+function expiresAtOf(n: number, now: number) {
+  return isExpired(n) ? now - 1000 - (n % 3_600_000) : now + AGE
+}
+
+/**
+ * Row numbers in the order a live app last wrote them (by expiry): where
+ * PostgreSQL's heap keeps rows, expired sessions then lie together, as
+ * they do in a table that requests have been writing for a while.
+ */
+export function writeOrder(rows: number): Float64Array {
+  const order = new Float64Array(rows)
+  for (let n = 0; n < rows; n++) {
+    // an expired row's offset below the hour, else an hour past it
+    const key = isExpired(n) ? 3_600_000 - (n % 3_600_000) : 3_600_001
+    order[n] = key * 2 ** 24 + n
+  }
+  order.sort()
+  for (let i = 0; i < rows; i++) order[i] = order[i] % 2 ** 24
+  return order
 }
 
 /**
