@@ -403,17 +403,27 @@ export class MaintenanceQueries {
   /**
    * The payload size at a rank (0-based) in ascending order: nearest-rank
    * percentiles the same way on every dialect (MySQL has no
-   * percentile_disc).
+   * percentile_disc). Counted per distinct size in one pass, then walked
+   * here: sizes are bounded by `maxPayloadSize`, so there are few of them,
+   * where sorting every row (`order by size limit 1 offset ?`) took MariaDB
+   * over 6 minutes at 10M rows.
    */
   async payloadSizeAt(rank: number): Promise<number> {
     const length = this.dialect === 'pg' ? 'octet_length(data)' : 'length(data)'
     const rows = this.#rows(
-      await this.#raw(`select ${length} as size from ?? order by size limit 1 offset ?`, [
+      await this.#raw(`select ${length} as size, count(*) as n from ?? group by ${length}`, [
         this.#table,
-        rank,
       ])
     )
-    return rows.length ? Number(rows[0].size) : 0
+    const counts = rows
+      .map((row) => ({ size: Number(row.size), n: Number(row.n) }))
+      .sort((a, b) => a.size - b.size)
+    let below = 0
+    for (const { size, n } of counts) {
+      below += n
+      if (below > rank) return size
+    }
+    return 0
   }
 
   /**
