@@ -5,6 +5,7 @@
  *
  *   npm run bench:scale -- [--rows 10000000] [--dialect pg,mysql] [--readers 8]
  *                          [--phase all|seed|measure] [--order id|write] [--import-rows n]
+ *                          [--trim-seconds n (0: until done)]
  *
  * Per dialect: seeds `rows` sessions sealed by the real codec (each row
  * sealed for its own id; a few hundred distinct payloads of 100 B to 4 KB;
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'import-rows': { type: 'string', default: '1000000' },
     'order': { type: 'string', default: 'id' },
     'trim-child': { type: 'string' },
+    'trim-seconds': { type: 'string', default: '0' },
   },
 })
 
@@ -66,7 +68,24 @@ if (args['trim-child']) {
     keyring: makeKeyring([OLD_KEY]),
     emitter: null,
   })
-  const summary = await trimSessions(contextOf(factory)!)
+  // time-boxed by --trim-seconds: stopped after the batch that passes it
+  const limit = Number(args['trim-seconds']) * 1000
+  const started = performance.now()
+  const timeUp = new Error('time up')
+  let deleted = 0
+  let summary
+  try {
+    summary = await trimSessions(contextOf(factory)!, {
+      onProgress: (progress) => {
+        deleted = progress.deleted
+        if (limit && performance.now() - started > limit) throw timeUp
+      },
+    })
+  } catch (error) {
+    if (error !== timeUp) throw error
+    const durationMs = performance.now() - started
+    summary = { deleted, durationMs, rowsPerSecond: (deleted * 1000) / durationMs, timeBoxed: true }
+  }
   await db.manager.closeAll()
   process.stdout.write(JSON.stringify(summary))
 } else {
@@ -150,7 +169,8 @@ async function measureDialect(dialect: Dialect, rows: number): Promise<Record<st
     const trim = runTrimChild(dialect, big.table)
     const during = await readWhile(big, trim)
     const summary = await trim
-    result['trim: expired rows deleted'] = fixed(summary.deleted)
+    result['trim: expired rows deleted'] =
+      `${fixed(summary.deleted)}${summary.timeBoxed ? ` (stopped after ${args['trim-seconds']} s)` : ''}`
     result['trim rows/s under reads'] = fixed(summary.rowsPerSecond)
     result['trim s per 1M expired rows'] = (1_000_000 / summary.rowsPerSecond || 0).toFixed(1)
     result['/read p99 during trim / without (ms)'] =
@@ -326,25 +346,29 @@ async function readWhile(table: SeededTable, until: Promise<unknown>) {
 }
 
 function runTrimChild(dialect: Dialect, table: string) {
-  return new Promise<{ deleted: number; rowsPerSecond: number; durationMs: number }>(
-    (resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import=@poppinss/ts-exec',
-          new URL(import.meta.url).pathname,
-          `--dialect=${dialect.name}`,
-          `--trim-child=${table}`,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] }
-      )
-      let output = ''
-      child.stdout.on('data', (chunk) => (output += chunk))
-      child.on('exit', (code) =>
-        code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`trim exited with ${code}`))
-      )
-    }
-  )
+  return new Promise<{
+    deleted: number
+    rowsPerSecond: number
+    durationMs: number
+    timeBoxed?: boolean
+  }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import=@poppinss/ts-exec',
+        new URL(import.meta.url).pathname,
+        `--dialect=${dialect.name}`,
+        `--trim-child=${table}`,
+        `--trim-seconds=${args['trim-seconds']}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] }
+    )
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`trim exited with ${code}`))
+    )
+  })
 }
 
 function percentile(latencies: number[], q: number) {
