@@ -3,7 +3,8 @@ import { configProvider } from '@adonisjs/core'
 import { MessageBuilder } from '@adonisjs/core/helpers'
 import { stores } from '@adonisjs/session'
 import type { SessionStoreFactory } from '@adonisjs/session/types'
-import { enabledDialects } from '../helpers/dialects.ts'
+import { enabledDialects, type Dialect } from '../helpers/dialects.ts'
+import type { StoredSessionConfig } from '../../src/types.ts'
 import { FakeClock, HOUR, uniqueTable, type CookieClient, type TestApp } from '../helpers/app.ts'
 import { importDatabaseSessions } from '../../src/maintenance/import.ts'
 import { hashSessionId } from '../../src/request/session_id.ts'
@@ -31,6 +32,26 @@ async function createBuiltInTable(t: StoreSetup) {
 }
 
 /**
+ * A store whose clock starts at the real time (the built-in store uses
+ * it), with a built-in table beside it; both are dropped after the test.
+ */
+async function importSetup(
+  dialect: Dialect,
+  cleanup: (handler: () => Promise<void>) => void,
+  options: { config?: StoredSessionConfig } = {}
+) {
+  const clock = new FakeClock()
+  clock.advance(Date.now() - clock.now())
+  const t = await setupStore(dialect, { clock, ...options })
+  const source = await createBuiltInTable(t)
+  cleanup(async () => {
+    await t.db.connection().schema.dropTableIfExists(source)
+    await t.cleanup()
+  })
+  return { clock, t, source }
+}
+
+/**
  * @adonisjs/session's own `database` store, resolved the way an app
  * resolves `stores.database()` in config/session.ts.
  */
@@ -52,14 +73,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
-      })
+      const { t, source } = await importSetup(dialect, cleanup)
       const before = await t.serve({ database: await builtInStore(t, source) })
       // what the session guard does: the user id under auth_web, never session.tag()
       const handler = async (ctx: any) => {
@@ -154,13 +168,8 @@ for (const dialect of enabledDialects()) {
       cleanup,
     }) => {
       // the built-in store uses the real time; our clock starts there too
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock, config: { maxPayloadSize: 4096 } })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
+      const { t, source } = await importSetup(dialect, cleanup, {
+        config: { maxPayloadSize: 4096 },
       })
 
       const before = await t.serve({ database: await builtInStore(t, source) })
@@ -251,14 +260,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
-      })
+      const { t, source } = await importSetup(dialect, cleanup)
       const before = await t.serve({ database: await builtInStore(t, source) })
       before.handler = authHandler
       const alice = before.client()
@@ -341,14 +343,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
-      })
+      const { clock, t, source } = await importSetup(dialect, cleanup)
       const knex = t.db.connection().getWriteClient()
       const ids = Array.from({ length: 250 }, (_, n) => `import-${String(n).padStart(12, '0')}`)
       await knex(source).insert(
@@ -384,14 +379,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
-      })
+      const { clock, t, source } = await importSetup(dialect, cleanup)
       const knex = t.db.connection().getWriteClient()
       const ids = ['racing-session-0001', 'racing-session-0002', 'racing-session-0003']
       await knex(source).insert(
@@ -442,14 +430,7 @@ for (const dialect of enabledDialects()) {
       assert,
       cleanup,
     }) => {
-      const clock = new FakeClock()
-      clock.advance(Date.now() - clock.now())
-      const t = await setupStore(dialect, { clock })
-      const source = await createBuiltInTable(t)
-      cleanup(async () => {
-        await t.db.connection().schema.dropTableIfExists(source)
-        await t.cleanup()
-      })
+      const { clock, t, source } = await importSetup(dialect, cleanup)
       const before = await t.serve({ database: await builtInStore(t, source) })
       before.handler = authHandler
       const after = await t.serve({ stored: t.factory })
