@@ -31,7 +31,13 @@ import { parseArgs } from 'node:util'
 import { Database } from '@adonisjs/lucid/database'
 import { LoggerFactory } from '@adonisjs/core/factories/logger'
 import { ALL_DIALECTS, type Dialect } from '../tests/helpers/dialects.ts'
-import { FakeClock, TestApp, makeKeyring, setupDatabase } from '../tests/helpers/app.ts'
+import {
+  FakeClock,
+  TestApp,
+  makeKeyring,
+  sessionConfigFor,
+  setupDatabase,
+} from '../tests/helpers/app.ts'
 import { createStoredSessionFactory, resolveConfig } from '../src/define_config.ts'
 import { contextOf, type StoredSessionContext } from '../src/store_context.ts'
 import { sessionStats } from '../src/maintenance/stats.ts'
@@ -279,15 +285,7 @@ async function seededTable(
   const app = await new TestApp(
     db,
     emitter,
-    {
-      enabled: true,
-      age: '2 hours',
-      cookieName: 'adonis_session',
-      clearWithBrowser: false,
-      cookie: {},
-      store: 'stored',
-      stores: { stored: factory },
-    } as any,
+    sessionConfigFor({ stored: factory }, 'stored'),
     new FakeClock()
   ).start()
   app.handler = (ctx) => {

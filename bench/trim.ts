@@ -19,6 +19,7 @@ import {
   FakeClock,
   TestApp,
   makeKeyring,
+  sessionConfigFor,
   setupDatabase,
   type CookieClient,
 } from '../tests/helpers/app.ts'
@@ -94,15 +95,7 @@ async function main(on: Dialect, rows: number) {
     const app = await new TestApp(
       db,
       emitter,
-      {
-        enabled: true,
-        age: '2 hours',
-        cookieName: 'adonis_session',
-        clearWithBrowser: false,
-        cookie: {},
-        store: 'stored',
-        stores: { stored: factory },
-      } as any,
+      sessionConfigFor({ stored: factory }, 'stored'),
       new FakeClock()
     ).start()
     app.handler = (ctx) => {

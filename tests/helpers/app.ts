@@ -257,6 +257,28 @@ export class TestApp {
 let tables = 0
 
 /**
+ * @adonisjs/session's config for an app of the tests or the benchmarks:
+ * `store` of `stores` in use, cookies as the framework's defaults.
+ */
+export function sessionConfigFor(
+  stores: Record<string, SessionStoreFactory>,
+  store: string,
+  age: string | number = '2 hours'
+): SessionConfig & { store: string; stores: Record<string, SessionStoreFactory> } {
+  // clearWithBrowser is read by the middleware but missing from SessionConfig's type
+  const config = {
+    enabled: true,
+    age,
+    cookieName: 'adonis_session',
+    clearWithBrowser: false,
+    cookie: {},
+    store,
+    stores,
+  }
+  return config
+}
+
+/**
  * A table name of this process alone, so runs sharing a server never meet.
  */
 export function uniqueTable() {
@@ -274,16 +296,12 @@ export async function createTestApp(dialect: Dialect, options: TestAppOptions = 
     logger: options.logger,
     clock: clock.now,
   })
-  const sessionConfig = {
-    enabled: true,
-    age: options.age ?? '2 hours',
-    cookieName: 'adonis_session',
-    clearWithBrowser: false,
-    cookie: {},
-    store: 'stored',
-    stores: { stored: factory },
-  }
-  const app = await new TestApp(db, emitter, sessionConfig, clock).start()
+  const app = await new TestApp(
+    db,
+    emitter,
+    sessionConfigFor({ stored: factory }, 'stored', options.age),
+    clock
+  ).start()
   return {
     app,
     db,

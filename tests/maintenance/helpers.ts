@@ -7,7 +7,15 @@ import { contextOf, type StoredSessionContext } from '../../src/store_context.ts
 import { ledgerTableOf } from '../../src/maintenance/import_ledger.ts'
 import type { StoredSessionConfig } from '../../src/types.ts'
 import type { Dialect } from '../helpers/dialects.ts'
-import { DAY, FakeClock, TestApp, makeKeyring, setupDatabase, uniqueTable } from '../helpers/app.ts'
+import {
+  DAY,
+  FakeClock,
+  TestApp,
+  makeKeyring,
+  sessionConfigFor,
+  setupDatabase,
+  uniqueTable,
+} from '../helpers/app.ts'
 
 /**
  * A sessions table on one dialect and the store's context over it, built
@@ -50,7 +58,7 @@ export async function setupStore(
      * given stores (they share this table and clock).
      */
     async serve(stores: Record<string, SessionStoreFactory>, store = Object.keys(stores)[0]) {
-      const testApp = await new TestApp(db, emitter, sessionConfig(stores, store), clock).start()
+      const testApp = await new TestApp(db, emitter, sessionConfigFor(stores, store), clock).start()
       apps.push(testApp)
       return testApp
     },
@@ -65,18 +73,6 @@ export async function setupStore(
       await db.connection().schema.dropTableIfExists(ledgerTableOf(table))
       await db.manager.closeAll()
     },
-  }
-}
-
-export function sessionConfig(stores: Record<string, SessionStoreFactory>, store: string) {
-  return {
-    enabled: true,
-    age: '2 hours',
-    cookieName: 'adonis_session',
-    clearWithBrowser: false,
-    cookie: {},
-    store,
-    stores,
   }
 }
 
