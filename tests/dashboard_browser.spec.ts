@@ -31,6 +31,7 @@ for (const dialect of enabledDialects()) {
     let baseUrl: string
     let db: Awaited<ReturnType<typeof createDatabase>>
     let serve: (authorize: boolean) => Promise<void>
+    let server: Awaited<ReturnType<typeof startServer>> | null = null
     const contexts: BrowserContext[] = []
 
     group.setup(async () => {
@@ -43,7 +44,6 @@ for (const dialect of enabledDialects()) {
       baseUrl = env.APP_URL
       await ace(app.root, env, ['configure', 'stored-session', `--connection=${dialect.name}`])
       await ace(app.root, env, ['migration:run'])
-      let server: Awaited<ReturnType<typeof startServer>> | null = null
       let serving: boolean | null = null
       // the app restarted only when the test needs the other config
       serve = async (authorize) => {
@@ -73,9 +73,28 @@ for (const dialect of enabledDialects()) {
       })
       contexts.push(context)
       const page = await context.newPage()
-      const response = await page.goto(`${baseUrl}/test/sign-in?user=${encodeURIComponent(user)}`)
-      if (response?.status() !== 200) throw new Error(`sign-in answered ${response?.status()}`)
+      const response = await page
+        .goto(`${baseUrl}/test/sign-in?user=${encodeURIComponent(user)}`)
+        .catch((error) => {
+          throw new Error(`sign-in failed: ${error.message}\n${environment()}`)
+        })
+      if (response?.status() !== 200) {
+        throw new Error(`sign-in answered ${response?.status()}\n${environment()}`)
+      }
       return page
+    }
+
+    /**
+     * What a failing test reports of the browser and the app server, so a
+     * crash of either shows as such instead of as a failed navigation.
+     */
+    function environment() {
+      const output = server?.output() ?? ''
+      return [
+        `chromium: ${browser?.isConnected() ? 'running' : 'disconnected'}`,
+        `app server: ${server?.exited() ?? 'running'}`,
+        `app server output (last 2,000 characters):\n${output.slice(-2000)}`,
+      ].join('\n')
     }
 
     async function whoami(page: Page) {

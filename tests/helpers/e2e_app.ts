@@ -102,6 +102,11 @@ export async function startServer(cwd: string, env: Record<string, string>) {
   })
   return {
     output: () => output,
+    /** Null while it runs; how it ended otherwise. */
+    exited: () =>
+      child.exitCode === null && child.signalCode === null
+        ? null
+        : `exited with ${child.exitCode ?? child.signalCode}`,
     async stop() {
       if (child.exitCode !== null) return
       child.kill('SIGTERM')
