@@ -2,6 +2,7 @@ import { test } from '@japa/runner'
 import { enabledDialects } from './helpers/dialects.ts'
 import { createTestApp, HOUR, MINUTE } from './helpers/app.ts'
 import { hashSessionId } from '../src/request/session_id.ts'
+import { storedUserId } from '../src/request/user_id.ts'
 
 for (const dialect of enabledDialects()) {
   test.group(`tagging and touching [${dialect.label}]`, () => {
@@ -58,6 +59,29 @@ for (const dialect of enabledDialects()) {
       assert.lengthOf(await t.app.collection().tagged('9'), 1)
       await client.get('/untag')
       assert.lengthOf(await t.app.collection().tagged('9'), 0)
+    })
+
+    test('tag() with a user id longer than the column stores its SHA-256; tagged() finds it', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { userKey: false } })
+      cleanup(() => t.cleanup())
+      const long = 'u'.repeat(256)
+      t.app.handler = async (ctx) => {
+        ctx.session.put('cart', 1)
+        if (ctx.request.url() === '/tag') await ctx.session.tag(long)
+        return 'ok'
+      }
+      const client = t.app.client()
+      await client.get('/put')
+      const tagged = await client.get('/tag')
+      const rows = await t.db.from(t.table).select('user_id')
+
+      assert.equal(tagged.status, 200)
+      assert.deepEqual(rows, [{ user_id: storedUserId(long) }])
+      assert.lengthOf(await t.app.collection().tagged(long), 1)
+      assert.lengthOf(await t.app.collection().tagged('u'.repeat(255)), 0)
     })
 
     test('SessionCollection.destroy() revokes by the hash tagged() returned', async ({

@@ -5,6 +5,8 @@ import { contextOf } from '../src/store_context.ts'
 import { StoredSessions } from '../src/users/user_sessions.ts'
 import { StoredSessionTesting } from '../src/testing.ts'
 import { hashSessionId } from '../src/request/session_id.ts'
+import { revokeUserSessions } from '../src/maintenance/revoke.ts'
+import { storedUserId } from '../src/request/user_id.ts'
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>
 
@@ -289,6 +291,72 @@ for (const dialect of enabledDialects()) {
       const current = await clients[0].get('/read')
       assert.isNull(current.body.user)
       assert.equal(await sessions.count(6), 1)
+    })
+
+    test('a user id longer than the column, or holding a NUL, is stored as its SHA-256 and found by it', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { touchInterval: '10 minutes' } })
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const long = `${'u'.repeat(300)}é`
+      const similar = `${'u'.repeat(300)}è`
+      for (const user of [long, 'a\u0000b']) {
+        const clients = [t.app.client(), t.app.client()]
+        const logins = []
+        for (const client of clients) {
+          logins.push(await client.get(`/login?user=${encodeURIComponent(user)}`))
+        }
+        const hash = hashSessionId(logins[0].body.id)
+        const userIdOf = async () => {
+          const [stored] = await t.db.from(t.table).where('id', hash).select('user_id')
+          return stored.user_id
+        }
+        const row = { user_id: await userIdOf() }
+        // a row an earlier version wrote with the id itself (SQLite does not
+        // enforce the length) is corrected by its next request
+        await t.db
+          .from(t.table)
+          .where('id', hash)
+          .update({ user_id: dialect.name === 'sqlite' ? user : 'earlier' })
+        await clients[0].get('/read')
+        const corrected = await userIdOf()
+        const statements: string[] = []
+        const listen = (query: any) => void statements.push(query.sql)
+        t.db.connection().getWriteClient().on('query', listen)
+        const read = await clients[1].get('/read')
+        t.db.connection().getWriteClient().off('query', listen)
+
+        assert.deepEqual(
+          logins.map((login) => login.status),
+          [200, 200]
+        )
+        assert.match(row.user_id, /^sha256:[0-9a-f]{64}$/)
+        assert.equal(row.user_id, storedUserId(user))
+        assert.equal(corrected, storedUserId(user))
+        assert.equal(read.body.user, user)
+        // agrees with the stored form: no correcting UPDATE on every request
+        assert.lengthOf(statements, 1)
+        assert.equal(await sessions.count(user), 2)
+        const others = await clients[0].get('/sign-out-others')
+        const all = await revokeUserSessions(contextOf(t.app.sessionConfig.stores.stored)!, user)
+        assert.equal(others.body.revoked, 1)
+        assert.equal(all.deleted, 1)
+        const after = await Promise.all(clients.map((client) => client.get('/read')))
+        assert.deepEqual(
+          after.map((response) => response.body.user),
+          [null, null]
+        )
+      }
+      // another long id of the same first 255 characters is another user
+      await t.app.client().get(`/login?user=${encodeURIComponent(long)}`)
+      assert.equal(await sessions.count(similar), 0)
+      assert.equal(await sessions.count(long), 1)
+      assert.notEqual(storedUserId(long), storedUserId(similar))
+      assert.equal(storedUserId('42'), '42')
+      assert.equal(storedUserId('x'.repeat(255)), 'x'.repeat(255))
     })
 
     test("test helpers create a signed-in session and assert on a user's sessions", async ({

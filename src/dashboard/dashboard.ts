@@ -204,13 +204,13 @@ export class SessionsDashboard {
 }
 
 /**
- * A user id as typed into the search box: trimmed, at most the column's
- * 255 characters; null when empty.
+ * A user id as typed into the search box: trimmed; null when empty. Any
+ * length: a long one is looked up as the store keeps it (storedUserId).
  */
 function userIdOf(value: unknown): string | null {
   if (typeof value !== 'string' && typeof value !== 'number') return null
   const userId = String(value).trim()
-  return userId && userId.length <= 255 ? userId : null
+  return userId || null
 }
 
 function formatTime(date: Date): string {

@@ -3,6 +3,7 @@ import type { SessionData } from '@adonisjs/session/types'
 import type { StoredSessionContext } from '../store_context.ts'
 import { toMillis } from '../request/repository.ts'
 import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
+import { storedUserId } from '../request/user_id.ts'
 import { E_INVALID_MAINTENANCE_OPTION } from '../errors.ts'
 import { randomUUID } from 'node:crypto'
 import { assertBatchSize } from './options.ts'
@@ -285,8 +286,8 @@ async function copy(
  */
 function userOf(values: SessionData, tagged: unknown, userKey: string | null): string | null {
   const signedIn = userKey ? values[userKey] : undefined
-  if (signedIn !== undefined && signedIn !== null) return String(signedIn)
-  return tagged === null || tagged === undefined ? null : String(tagged)
+  if (signedIn !== undefined && signedIn !== null) return storedUserId(String(signedIn))
+  return tagged === null || tagged === undefined ? null : storedUserId(String(tagged))
 }
 
 /**

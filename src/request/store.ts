@@ -12,6 +12,7 @@ import type { SessionRepository } from './repository.ts'
 import type { ClientMetadata, StoredSessionRow } from '../types.ts'
 import { E_INVALID_SESSION_ID, E_SESSION_WRITE_CONFLICT } from '../errors.ts'
 import { hashSessionId, isSessionHash, isValidSessionId, shortHash } from './session_id.ts'
+import { storedUserId } from './user_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
 import { traced } from './tracing.ts'
 import type { MergeQueue } from './merge_queue.ts'
@@ -268,7 +269,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   }
 
   async tag(sessionId: string, userId: string | number): Promise<void> {
-    await this.#setUserId(sessionId, String(userId))
+    await this.#setUserId(sessionId, storedUserId(userId))
   }
 
   async untag(sessionId: string, _userId: string | number): Promise<void> {
@@ -283,7 +284,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async tagged(userId: string | number): Promise<TaggedSession[]> {
     const now = this.#options.clock()
     const rows = await this.#options.repository.findByUser(
-      String(userId),
+      storedUserId(userId),
       new Date(now),
       new Date(now - this.#options.maxLifetime)
     )
@@ -512,7 +513,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   #userKeyValue(values: SessionData): string | undefined {
     const key = this.#options.userKey
     const value = key ? values[key] : undefined
-    return value === undefined || value === null ? undefined : String(value)
+    return value === undefined || value === null ? undefined : storedUserId(String(value))
   }
 
   /**

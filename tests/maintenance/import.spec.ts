@@ -10,6 +10,7 @@ import { importDatabaseSessions } from '../../src/maintenance/import.ts'
 import { hashSessionId } from '../../src/request/session_id.ts'
 import { StoredSessions } from '../../src/users/user_sessions.ts'
 import { revokeUserSessions } from '../../src/maintenance/revoke.ts'
+import { storedUserId } from '../../src/request/user_id.ts'
 import { bodyOf, setupStore, type StoreSetup } from './helpers.ts'
 import { createStoredSessionFactory, resolveConfig } from '../../src/define_config.ts'
 import { contextOf } from '../../src/store_context.ts'
@@ -110,6 +111,33 @@ for (const dialect of enabledDialects()) {
       for (const browser of [laptop, phone, tablet]) {
         assert.deepEqual(await bodyOf(moveTo(browser, after)), { user: null })
       }
+    })
+
+    test('a user id longer than the user_id column is imported as its SHA-256, not an aborted import', async ({
+      assert,
+      cleanup,
+    }) => {
+      const { t, source } = await importSetup(dialect, cleanup)
+      const before = await t.serve({ database: await builtInStore(t, source) })
+      const long = `user-${'x'.repeat(400)}`
+      before.handler = async (ctx: any) => {
+        if (ctx.request.input('login')) ctx.session.put('auth_web', long)
+        ctx.session.increment('visits')
+        return { user: ctx.session.get('auth_web') ?? null }
+      }
+      const browser = before.client()
+      await browser.get('/?login=1')
+      await before.client().get('/')
+
+      const summary = await importDatabaseSessions(t.context, { from: source })
+      assert.equal(summary.copied, 2)
+      assert.lengthOf(await t.rows((query) => query.where('user_id', storedUserId(long))), 1)
+      const after = await t.serve({ stored: t.factory })
+      after.handler = async (ctx: any) => ({ user: ctx.session.get('auth_web') ?? null })
+      assert.deepEqual(await bodyOf(moveTo(browser, after)), { user: long })
+      const { deleted } = await revokeUserSessions(t.context, long)
+      assert.equal(deleted, 1)
+      assert.deepEqual(await bodyOf(moveTo(browser, after)), { user: null })
     })
 
     test('userKey false: an imported session keeps the built-in tag only', async ({
