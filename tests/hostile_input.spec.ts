@@ -163,6 +163,64 @@ for (const dialect of enabledDialects()) {
       assert.lengthOf(rows, 1)
     })
 
+    test('flashed input of more keys than a 16-bit map holds is stored; the redirect carries the errors', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await formApp(dialect)
+      cleanup(() => t.cleanup())
+      const client = t.app.client()
+      const big: Record<string, number> = {}
+      for (let index = 0; index < 65_536; index++) big[index.toString(36)] = 0
+      const posted = await client.post('/signup', body({ email: 'nope', name: 'Ada', big }), {
+        referer: '/signup',
+      })
+      const form = await client.get('/signup')
+
+      assert.equal(posted.status, 302)
+      assert.equal(posted.location, '/signup')
+      assert.lengthOf(Object.keys(form.body.flash.big), 65_536)
+      assert.equal(form.body.flash.name, 'Ada')
+      assert.property(form.body.flash.inputErrorsBag, 'email')
+    })
+
+    test("flashed input merged into a session another request grew meanwhile is dropped before it overflows; the errors and the other request's value stay", async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await formApp(dialect, { maxPayloadSize: 4096 })
+      cleanup(() => t.cleanup())
+      const form = t.app.handler!
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      let reading!: () => void
+      const read = new Promise<void>((resolve) => (reading = resolve))
+      // the sign-up holds its session, read before /own grows it, until /own is done
+      t.app.handler = async (ctx) => {
+        if (ctx.request.url() === '/signup' && ctx.request.method() === 'POST') {
+          reading()
+          await gate
+        }
+        return form(ctx)
+      }
+      const client = t.app.client()
+      await client.post('/own', body({ value: 'a' }))
+      const signup = client.post('/signup', body({ email: 'nope', bio: 'x'.repeat(3000) }), {
+        referer: '/signup',
+      })
+      await read
+      const own = await client.post('/own', body({ value: 'y'.repeat(3000) }))
+      release()
+      const posted = await signup
+      const page = await client.get('/signup')
+
+      assert.equal(own.status, 200)
+      assert.equal(posted.status, 302)
+      assert.notProperty(page.body.flash, 'bio')
+      assert.property(page.body.flash.inputErrorsBag, 'email')
+      assert.equal(page.body.own, 'y'.repeat(3000))
+    })
+
     test('values the app itself puts keep the strict typed errors', async ({ assert, cleanup }) => {
       const t = await formApp(dialect, { maxPayloadSize: 4096 })
       cleanup(() => t.cleanup())

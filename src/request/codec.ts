@@ -11,7 +11,10 @@ import type { SessionKeyCache, SessionKeyring } from './keyring.ts'
  * does not open.
  */
 export class SessionCodec {
-  #packr = new Packr({ useRecords: false, mapsAsObjects: true })
+  // variableMapSize: the default map header holds at most 65,535 keys, so a
+  // larger object (a form body flashed back, say) could not be stored at all;
+  // it also gives small maps the one-byte header
+  #packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
   #keyring: SessionKeyring
   #maxPayloadSize: number
 

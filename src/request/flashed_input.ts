@@ -1,5 +1,5 @@
 import type { SessionData } from '@adonisjs/session/types'
-import { E_SESSION_OVERFLOW } from '../errors.ts'
+import { E_SESSION_OVERFLOW, E_SESSION_UNSERIALIZABLE } from '../errors.ts'
 import type { SessionCodec } from './codec.ts'
 
 /**
@@ -31,6 +31,14 @@ export const FLASHED_INPUT_DEPTH = 32
 
 const LEFT_OUT = Symbol('left out')
 
+/** A session as packed for storage, and which of its flash keys hold anonymous input. */
+export interface PackedSession {
+  values: SessionData
+  packed: Buffer
+  /** Keys of `__flash__` that hold form input (and `inputErrorsBag`), as stored. */
+  inputKeys: string[]
+}
+
 /**
  * Packs a session whose flash messages may hold anonymous input: the values
  * actually stored, and their packed bytes. Throws the codec's typed errors
@@ -40,35 +48,58 @@ export function packSession(
   codec: SessionCodec,
   values: SessionData,
   input: unknown
-): { values: SessionData; packed: Buffer } {
+): PackedSession {
   const flash = values[FLASH_KEY]
   const anonymous = isPlainObject(flash) ? anonymousKeys(flash, input) : []
-  if (!anonymous.length) return { values, packed: codec.pack(values) }
+  if (!anonymous.length) return { values, packed: codec.pack(values), inputKeys: [] }
 
   const original = flash as Record<string, unknown>
-  let storable = { ...original }
+  const storable = { ...original }
   for (const key of anonymous) {
     const value = storableInput(original[key], 1)
     delete storable[key]
     if (value !== LEFT_OUT && key !== '__proto__') storable[key.toWellFormed()] = value
   }
-
-  // old input goes first, then the per-field messages; the app's own values never
-  const fields = anonymous.filter((key) => key !== INPUT_ERRORS_KEY)
-  for (const dropped of [fields, [INPUT_ERRORS_KEY]]) {
-    try {
-      return packWithFlash(codec, values, storable)
-    } catch (error) {
-      if (!(error instanceof E_SESSION_OVERFLOW)) throw error
-    }
-    storable = { ...storable }
-    for (const key of dropped) delete storable[key.toWellFormed()]
-  }
-  return packWithFlash(codec, values, storable)
+  const inputKeys = anonymous.map((key) => key.toWellFormed())
+  return { ...packDroppingInput(codec, { ...values, [FLASH_KEY]: storable }, inputKeys), inputKeys }
 }
 
-function packWithFlash(codec: SessionCodec, values: SessionData, flash: Record<string, unknown>) {
-  const candidate = { ...values, [FLASH_KEY]: flash }
+/**
+ * Packs another request's session with this request's changes merged in
+ * (store.ts, after a conflict): what the other request stored meanwhile can
+ * make it overflow, and this request's flashed input is then dropped as
+ * packSession drops it, while the merged flash messages are this request's.
+ */
+export function packMerged(
+  codec: SessionCodec,
+  merged: SessionData,
+  written: PackedSession
+): Buffer {
+  const ours = merged[FLASH_KEY] === written.values[FLASH_KEY]
+  return packDroppingInput(codec, merged, ours ? written.inputKeys : []).packed
+}
+
+/**
+ * While the session would overflow or not encode, drops the flashed input
+ * (`inputKeys` of `__flash__`) first, then the per-field messages; the
+ * app's own values never. An app value at fault still throws its error.
+ */
+function packDroppingInput(codec: SessionCodec, values: SessionData, inputKeys: string[]) {
+  if (!inputKeys.length) return { values, packed: codec.pack(values) }
+  const fields = inputKeys.filter((key) => key !== INPUT_ERRORS_KEY)
+  let candidate = values
+  for (const dropped of [fields, [INPUT_ERRORS_KEY]]) {
+    try {
+      return { values: candidate, packed: codec.pack(candidate) }
+    } catch (error) {
+      if (!(error instanceof E_SESSION_OVERFLOW || error instanceof E_SESSION_UNSERIALIZABLE)) {
+        throw error
+      }
+    }
+    const flash = { ...(candidate[FLASH_KEY] as Record<string, unknown>) }
+    for (const key of dropped) delete flash[key]
+    candidate = { ...candidate, [FLASH_KEY]: flash }
+  }
   return { values: candidate, packed: codec.pack(candidate) }
 }
 

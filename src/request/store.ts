@@ -16,7 +16,7 @@ import { storedUserId } from './user_id.ts'
 import { changedKeys, mergeChanges, type SessionChanges } from './merge.ts'
 import { traced } from './tracing.ts'
 import type { MergeQueue } from './merge_queue.ts'
-import { packSession } from './flashed_input.ts'
+import { packMerged, packSession, type PackedSession } from './flashed_input.ts'
 
 /**
  * How many times a write re-reads and merges after another request wrote
@@ -165,7 +165,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
 
   async #write(hash: string, given: SessionData): Promise<void> {
     // flashed form input is made storable; the app's own values are checked strictly
-    const { values, packed } = packSession(this.#options.codec, given, this.#options.input?.())
+    const written = packSession(this.#options.codec, given, this.#options.input?.())
+    const { values, packed } = written
     if (this.#revokedRead) return this.#dropRevoked(hash, this.#revokedRead, values)
     const snapshot = this.#snapshotOf(hash)
     this.#followUserKey(hash, values, snapshot)
@@ -175,7 +176,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     }
 
     const started = performance.now()
-    const { created, bytes } = await this.#persist(hash, values, packed)
+    const { created, bytes } = await this.#persist(hash, written)
     debug('write %s: %d bytes (%s)', shortHash(hash), bytes, created ? 'created' : 'updated')
     this.#options.events.emit('stored_session:write', () => ({
       hashedId: hash,
@@ -357,10 +358,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
    */
   async #persist(
     hash: string,
-    values: SessionData,
-    packed: Buffer
+    written: PackedSession
   ): Promise<{ created: boolean; bytes: number }> {
     const { repository, codec } = this.#options
+    const { values, packed } = written
     const read = this.#snapshotOf(hash)?.packed
     let target = this.#initialTarget(hash)
     let toStore = packed
@@ -398,7 +399,11 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
             const theirs = this.#decode(current)
             if (theirs) {
               try {
-                toStore = codec.pack(mergeChanges(theirs.values, ownChanges(), codec))
+                toStore = packMerged(
+                  codec,
+                  mergeChanges(theirs.values, ownChanges(), codec),
+                  written
+                )
               } catch (error) {
                 // Not a database failure: rethrown as is once the lock is released.
                 mergeError = error
@@ -410,8 +415,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
               target = { kind: 'replace', version: current.version }
             }
           }
-          const written = await this.#attempt(locked, hash, target, toStore, values)
-          if (written) return written
+          const stored = await this.#attempt(locked, hash, target, toStore, values)
+          if (stored) return stored
         }
         return null
       })
