@@ -1,4 +1,3 @@
-import { isIP } from 'node:net'
 import { configProvider } from '@adonisjs/core'
 import string from '@adonisjs/core/helpers/string'
 import type { ApplicationService, EmitterService } from '@adonisjs/core/types'
@@ -13,8 +12,9 @@ import { StoredSessionStore } from './request/store.ts'
 import { FailsafeStore, guardRepository } from './request/failsafe.ts'
 import { CollectionStore } from './request/collection_store.ts'
 import { MergeQueue } from './request/merge_queue.ts'
+import { clientMetadata } from './request/client_metadata.ts'
 import { E_INVALID_STORED_SESSION_CONFIG } from './errors.ts'
-import type { ClientMetadata, ResolvedStoredSessionConfig, StoredSessionConfig } from './types.ts'
+import type { ResolvedStoredSessionConfig, StoredSessionConfig } from './types.ts'
 import type { HttpContext } from '@adonisjs/core/http'
 import {
   STORE_CONTEXT,
@@ -52,18 +52,6 @@ const DEFAULT_TIMEOUT = '5s'
  * Where @adonisjs/auth's session guard named `web` keeps the user id.
  */
 const DEFAULT_USER_KEY = 'auth_web'
-
-/**
- * The `user_agent` column's width.
- */
-const USER_AGENT_LENGTH = 512
-
-/**
- * The `ip_address` column's width: the longest textual IPv6 address
- * (`ffff:...:255.255.255.255`). Longer ones carry a zone id (`fe80::1%eth0`)
- * that `net.isIP` accepts at any length.
- */
-const IP_ADDRESS_LENGTH = 45
 
 /**
  * The cookie's expiry moves forward on every response, the stored one only
@@ -311,29 +299,4 @@ async function appKeys(app: ApplicationService, name: string | undefined): Promi
     ])
   }
   return keys
-}
-
-/**
- * What the row records about the client, within what the config allows.
- */
-function clientMetadata(
-  ctx: HttpContext,
-  allowed: ResolvedStoredSessionConfig['metadata']
-): ClientMetadata {
-  return {
-    ipAddress: allowed.ipAddress ? storableIp(ctx.request.ip()) : null,
-    userAgent: allowed.userAgent
-      ? (ctx.request.header('user-agent')?.slice(0, USER_AGENT_LENGTH) ?? null)
-      : null,
-  }
-}
-
-/**
- * The client's IP when it is one, else null: behind a trusted proxy it is
- * whatever X-Forwarded-For says, and a value that does not fit the column
- * must not fail every write of the session. A socket that already closed
- * has no remote address at all.
- */
-function storableIp(ip: string | undefined): string | null {
-  return ip && ip.length <= IP_ADDRESS_LENGTH && isIP(ip) ? ip : null
 }

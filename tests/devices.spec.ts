@@ -206,6 +206,38 @@ for (const dialect of enabledDialects()) {
       assert.equal(body[0].location, 'Somewhere near 127.0.0.1 <b>')
     })
 
+    test('a forged X-Forwarded-For reaches neither new_device nor locate(); a valid one does', async ({
+      assert,
+      cleanup,
+    }) => {
+      const located: string[] = []
+      const t = await app(dialect, {
+        locate: (ip) => {
+          located.push(ip)
+          return 'Somewhere'
+        },
+      })
+      cleanup(() => t.cleanup())
+      const events: any[] = []
+      t.emitter.on('stored_session:new_device', (event) => void events.push(event))
+      const forged = `<img src=x onerror=alert(1)>${'A'.repeat(600)}`
+      const signIn = await t.app.client().get('/login?user=7', {
+        'x-forwarded-for': forged,
+        'user-agent': FIREFOX_WINDOWS,
+      })
+      await t.app.client().get('/login?user=7', {
+        'x-forwarded-for': '203.0.113.9',
+        'user-agent': SAFARI_IPHONE,
+      })
+
+      assert.equal(signIn.status, 200)
+      assert.deepEqual(
+        events.map((event) => event.ipAddress),
+        [null, '203.0.113.9']
+      )
+      assert.deepEqual(located, ['203.0.113.9'])
+    })
+
     test('a locate hook that throws stores no location and fails nothing', async ({
       assert,
       cleanup,

@@ -6,6 +6,7 @@ import type {
 } from '@adonisjs/session/types'
 import debug from '../debug.ts'
 import { hashSessionId, isValidSessionId } from '../request/session_id.ts'
+import { clientMetadata } from '../request/client_metadata.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 import { StoredSessions } from './user_sessions.ts'
 import { afterSignIn } from './sign_in.ts'
@@ -100,10 +101,11 @@ class UserTrackingStore implements SessionStoreWithTaggingContract {
   async #followUp(sessionId: string, values: SessionData) {
     if (!isValidSessionId(sessionId)) return
     const hash = hashSessionId(sessionId)
-    const userAgent = this.#ctx.request.header('user-agent') ?? null
-    const ipAddress = this.#context.config.metadata.ipAddress
-      ? (this.#ctx.request.ip() ?? null)
-      : null
+    // the user agent describes the device even where rows do not record it
+    const { ipAddress, userAgent } = clientMetadata(this.#ctx, {
+      ipAddress: this.#context.config.metadata.ipAddress,
+      userAgent: true,
+    })
     try {
       const location = ipAddress ? await Locator.of(this.#context).record(hash, ipAddress) : null
       const signedIn = this.#tagged.get(sessionId) ?? this.#userIn(values)
