@@ -359,6 +359,34 @@ for (const dialect of enabledDialects()) {
       assert.equal(storedUserId('x'.repeat(255)), 'x'.repeat(255))
     })
 
+    test('user ids that differ only in case or trailing spaces are different users on every database', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect)
+      cleanup(() => t.cleanup())
+      authRoutes(t)
+      const { sessions } = servicesOf(t)
+      const users = ['alice', 'ALICE', 'alice ']
+      const clients = users.map(() => t.app.client())
+      for (const [index, user] of users.entries()) {
+        await clients[index].get(`/login?user=${encodeURIComponent(user)}`)
+      }
+      const [aliceDevice] = await sessions.devices('alice')
+
+      assert.deepEqual(await Promise.all(users.map((user) => sessions.count(user))), [1, 1, 1])
+      assert.isFalse(await sessions.revoke('ALICE', aliceDevice.handle))
+      const others = await clients[0].get('/sign-out-others')
+      assert.equal(others.body.revoked, 0)
+      const all = await revokeUserSessions(contextOf(t.app.sessionConfig.stores.stored)!, 'ALICE')
+      assert.equal(all.deleted, 1)
+      const after = await Promise.all(clients.map((client) => client.get('/read')))
+      assert.deepEqual(
+        after.map((response) => response.body.user),
+        ['alice', null, 'alice ']
+      )
+    })
+
     test("test helpers create a signed-in session and assert on a user's sessions", async ({
       assert,
       cleanup,

@@ -7,6 +7,7 @@ import {
 import { affectedRowsOf, dialectOf, rowsOf, toMillis } from '../request/repository.ts'
 import type { StoredSessionContext } from '../store_context.ts'
 import { guardRepository, type Operation } from '../request/failsafe.ts'
+import { userIdIs } from '../request/user_id.ts'
 
 type Dialect = ReturnType<typeof dialectOf>
 
@@ -46,9 +47,8 @@ export const FILTERS = {
     sql: '(expires_at <= ? or created_at <= ?)',
     bindings: [now, createdBefore],
   }),
-  user: (userId: string): RowFilter => ({
-    sql: 'user_id = ?',
-    bindings: [userId],
+  user: (dialect: Dialect, storedId: string): RowFilter => ({
+    ...userIdIs(dialect, storedId),
     waitForLocks: true,
   }),
   all: (): RowFilter => ({ sql: '1 = 1', bindings: [], waitForLocks: true }),

@@ -40,7 +40,8 @@ export async function revokeUserSessions(
   options: RevokeOptions = {}
 ): Promise<RevokeSummary> {
   const user = String(userId)
-  const summary = await revoke(context, FILTERS.user(storedUserId(user)), options)
+  const dialect = context.repository().dialect
+  const summary = await revoke(context, FILTERS.user(dialect, storedUserId(user)), options)
   if (context.rememberMeTokens) {
     summary.rememberMeTokens = await context.rememberMeTokens.end(user, { all: true })
   }

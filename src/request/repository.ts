@@ -11,6 +11,7 @@ import {
 import { driverQuery, quoteTable } from './driver_statements.ts'
 import { utcRaw } from './utc_times.ts'
 import { retryOnCertificationFailure } from './certification_retry.ts'
+import { userIdIs } from './user_id.ts'
 
 type Dialect = 'pg' | 'mysql' | 'sqlite'
 
@@ -248,10 +249,11 @@ export class SessionRepository {
    * Live rows of a user: not idle-expired and created after `createdAfter`.
    */
   async findByUser(userId: string, now: Date, createdAfter: Date): Promise<StoredSessionRow[]> {
+    const user = userIdIs(this.dialect, userId)
     const rows = this.#rows(
       await this.#raw(
-        'select id, data, version, user_id, ip_address, user_agent, location, created_at, updated_at, expires_at from ?? where user_id = ? and expires_at > ? and created_at > ? order by created_at',
-        [this.#table, userId, now, createdAfter]
+        `select id, data, version, user_id, ip_address, user_agent, location, created_at, updated_at, expires_at from ?? where ${user.sql} and expires_at > ? and created_at > ? order by created_at`,
+        [this.#table, ...user.bindings, now, createdAfter]
       )
     )
     return rows.map(toRow)
@@ -261,10 +263,11 @@ export class SessionRepository {
    * Deletes one session, only if it belongs to `userId`.
    */
   async deleteForUser(hash: string, userId: string): Promise<boolean> {
-    const result = await this.#raw('delete from ?? where id = ? and user_id = ?', [
+    const user = userIdIs(this.dialect, userId)
+    const result = await this.#raw(`delete from ?? where id = ? and ${user.sql}`, [
       this.#table,
       hash,
-      userId,
+      ...user.bindings,
     ])
     return this.#affected(result) > 0
   }
@@ -274,9 +277,10 @@ export class SessionRepository {
    * (none kept when it is null).
    */
   async deleteOthersForUser(userId: string, keepHash: string | null): Promise<number> {
-    const result = await this.#raw('delete from ?? where user_id = ? and id <> ?', [
+    const user = userIdIs(this.dialect, userId)
+    const result = await this.#raw(`delete from ?? where ${user.sql} and id <> ?`, [
       this.#table,
-      userId,
+      ...user.bindings,
       keepHash ?? '',
     ])
     return this.#affected(result)

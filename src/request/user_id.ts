@@ -22,3 +22,22 @@ export function storedUserId(userId: string | number): string {
   if (value.length <= MAX_LENGTH && !value.includes('\u0000')) return value
   return `sha256:${createHash('sha256').update(value).digest('hex')}`
 }
+
+/**
+ * SQL for "the row's `user_id` is this one", with its bindings. MySQL
+ * compares text in the column's collation, by default blind to case and to
+ * trailing spaces, so `alice` would list and revoke the sessions of
+ * `ALICE ` too: there the index narrows the rows and a comparison of the
+ * bytes decides. PostgreSQL and SQLite compare exactly.
+ */
+export function userIdIs(
+  dialect: 'pg' | 'mysql' | 'sqlite',
+  storedId: string
+): { sql: string; bindings: string[] } {
+  return dialect === 'mysql'
+    ? {
+        sql: 'user_id = ? and cast(user_id as binary) = cast(? as binary)',
+        bindings: [storedId, storedId],
+      }
+    : { sql: 'user_id = ?', bindings: [storedId] }
+}
