@@ -204,13 +204,22 @@ export class SessionsDashboard {
 }
 
 /**
- * A user id as typed into the search box: trimmed; null when empty. Any
- * length: a long one is looked up as the store keeps it (storedUserId).
+ * The longest user id the pages take: each of them links back to its user
+ * in a URL, which browsers and the server must accept (Node refuses more
+ * than 16 KB of headers, and a character can take 9 bytes percent-encoded).
+ */
+const MAX_USER_ID_LENGTH = 1024
+
+/**
+ * A user id as typed into the search box: trimmed, well-formed (a lone
+ * surrogate reads as U+FFFD, as the database stores it, and can be put
+ * into a URL and a flash message); null when empty or too long. A long id
+ * is looked up as the store keeps it (storedUserId).
  */
 function userIdOf(value: unknown): string | null {
   if (typeof value !== 'string' && typeof value !== 'number') return null
-  const userId = String(value).trim()
-  return userId || null
+  const userId = String(value).trim().toWellFormed()
+  return userId && userId.length <= MAX_USER_ID_LENGTH ? userId : null
 }
 
 function formatTime(date: Date): string {
