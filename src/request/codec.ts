@@ -11,10 +11,15 @@ import type { SessionKeyCache, SessionKeyring } from './keyring.ts'
  * does not open.
  */
 export class SessionCodec {
-  // variableMapSize: the default map header holds at most 65,535 keys, so a
-  // larger object (a form body flashed back, say) could not be stored at all;
-  // it also gives small maps the one-byte header
-  #packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+  #packr = new Packr({ useRecords: false, mapsAsObjects: true })
+  /**
+   * The default packer writes every map with a 16-bit count, so it cannot
+   * pack an object of more than 65,535 keys (a form body flashed back, say).
+   * Only what it refuses goes through this one, which writes the smallest
+   * header: every other session keeps the bytes earlier versions wrote, so
+   * writing back what was read stays a touch and a re-run import a no-op.
+   */
+  #largeMapPackr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
   #keyring: SessionKeyring
   #maxPayloadSize: number
 
@@ -40,7 +45,7 @@ export class SessionCodec {
 
     let packed: Buffer
     try {
-      packed = this.#packr.pack(values)
+      packed = this.#packAny(values)
     } catch {
       // msgpackr's message may quote the value; name the key only
       throw new E_SESSION_UNSERIALIZABLE([
@@ -87,13 +92,21 @@ export class SessionCodec {
    * Packs one value on its own, to compare values by their stored form.
    */
   packValue(value: unknown): Buffer {
-    return this.#packr.pack(value)
+    return this.#packAny(value)
+  }
+
+  #packAny(value: unknown): Buffer {
+    try {
+      return this.#packr.pack(value)
+    } catch {
+      return this.#largeMapPackr.pack(value)
+    }
   }
 
   #findUnpackableKey(values: SessionData): string {
     for (const key of Object.keys(values)) {
       try {
-        this.#packr.pack(values[key])
+        this.#packAny(values[key])
       } catch {
         return key
       }
@@ -105,7 +118,7 @@ export class SessionCodec {
     let largest = ''
     let largestSize = -1
     for (const key of Object.keys(values)) {
-      const size = this.#packr.pack(values[key]).length
+      const size = this.#packAny(values[key]).length
       if (size > largestSize) {
         largest = key
         largestSize = size
