@@ -359,6 +359,53 @@ for (const dialect of enabledDialects()) {
       assert.equal(storedUserId('x'.repeat(255)), 'x'.repeat(255))
     })
 
+    test('rows an earlier version wrote with a long or NUL id itself are still found and revoked by user; an id spelling a stored form is another user', async ({
+      assert,
+      cleanup,
+    }) => {
+      const t = await createTestApp(dialect, { config: { userKey: false } })
+      cleanup(() => t.cleanup())
+      t.app.handler = async (ctx) => {
+        ctx.session.put('visits', 1)
+        const user = new URLSearchParams(ctx.request.url(true).split('?')[1]).get('tag')
+        if (user !== null) await ctx.session.tag(user)
+        return 'ok'
+      }
+      const { sessions } = servicesOf(t)
+      const context = contextOf(t.app.sessionConfig.stores.stored)!
+      const long = 'v'.repeat(300)
+      const nul = 'n\u0000ul'
+      // what each database took from an earlier version: SQLite any id, MySQL a NUL
+      const earlier = { sqlite: [long, nul], mysql: [nul], pg: [] as string[] }[dialect.name]
+      for (const user of [long, nul]) {
+        const client = t.app.client()
+        await client.get('/put')
+        await client.get(`/tag?tag=${encodeURIComponent(user)}`)
+      }
+      for (const user of earlier) {
+        await t.db.from(t.table).where('user_id', storedUserId(user)).update({ user_id: user })
+      }
+      const attacker = storedUserId(long)
+
+      assert.equal(await sessions.count(attacker), 0)
+      assert.lengthOf(await t.app.collection().tagged(attacker), 0)
+      const attacked = await revokeUserSessions(context, attacker)
+      assert.equal(attacked.deleted, 0)
+      for (const user of [long, nul]) {
+        assert.equal(await sessions.count(user), 1)
+        assert.lengthOf(await t.app.collection().tagged(user), 1)
+      }
+      const revoked = []
+      for (const user of [long, nul]) revoked.push(await revokeUserSessions(context, user))
+      assert.deepEqual(
+        revoked.map((summary) => summary.deleted),
+        [1, 1]
+      )
+      const [{ count }] = await t.db.from(t.table).count('* as count')
+      assert.equal(Number(count), 0)
+      assert.notEqual(storedUserId(attacker), attacker)
+    })
+
     test('user ids that differ only in case or trailing spaces are different users on every database', async ({
       assert,
       cleanup,
@@ -386,6 +433,30 @@ for (const dialect of enabledDialects()) {
         ['alice', null, 'alice ']
       )
     })
+
+    if (dialect.name === 'mysql') {
+      test('a user_id column in latin1 (an older database default) still finds non-ASCII ids exactly', async ({
+        assert,
+        cleanup,
+      }) => {
+        const t = await createTestApp(dialect)
+        cleanup(() => t.cleanup())
+        await t.db.rawQuery(
+          `alter table ?? modify user_id varchar(255) character set latin1 collate latin1_swedish_ci null`,
+          [t.table]
+        )
+        authRoutes(t)
+        const { sessions } = servicesOf(t)
+        for (const user of ['josé', 'JOSE', 'jose']) {
+          await t.app.client().get(`/login?user=${encodeURIComponent(user)}`)
+        }
+
+        assert.deepEqual(
+          await Promise.all(['josé', 'JOSE', 'jose', 'JOSÉ'].map((user) => sessions.count(user))),
+          [1, 1, 1, 0]
+        )
+      })
+    }
 
     test("test helpers create a signed-in session and assert on a user's sessions", async ({
       assert,

@@ -47,8 +47,8 @@ export const FILTERS = {
     sql: '(expires_at <= ? or created_at <= ?)',
     bindings: [now, createdBefore],
   }),
-  user: (dialect: Dialect, storedId: string): RowFilter => ({
-    ...userIdIs(dialect, storedId),
+  user: (dialect: Dialect, userId: string): RowFilter => ({
+    ...userIdIs(dialect, userId),
     waitForLocks: true,
   }),
   all: (): RowFilter => ({ sql: '1 = 1', bindings: [], waitForLocks: true }),

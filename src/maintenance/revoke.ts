@@ -2,7 +2,6 @@ import type { StoredSessionContext } from '../store_context.ts'
 import { FILTERS, MaintenanceQueries } from './queries.ts'
 import { deleteAll } from './trim.ts'
 import { BatchSize } from './batch_size.ts'
-import { storedUserId } from '../request/user_id.ts'
 
 /**
  * Rows per DELETE of a revoke (a user's sessions fit in one; `--all`
@@ -41,7 +40,7 @@ export async function revokeUserSessions(
 ): Promise<RevokeSummary> {
   const user = String(userId)
   const dialect = context.repository().dialect
-  const summary = await revoke(context, FILTERS.user(dialect, storedUserId(user)), options)
+  const summary = await revoke(context, FILTERS.user(dialect, user), options)
   if (context.rememberMeTokens) {
     summary.rememberMeTokens = await context.rememberMeTokens.end(user, { all: true })
   }

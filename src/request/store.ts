@@ -285,7 +285,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async tagged(userId: string | number): Promise<TaggedSession[]> {
     const now = this.#options.clock()
     const rows = await this.#options.repository.findByUser(
-      storedUserId(userId),
+      String(userId),
       new Date(now),
       new Date(now - this.#options.maxLifetime)
     )

@@ -48,7 +48,7 @@ export class StoredSessions {
     const currentHash = this.#hashOf(currentSessionId)
     const now = this.#context.clock()
     const rows = await guardRepository(this.#context.repository(), 'devices').findByUser(
-      storedUserId(userId),
+      String(userId),
       new Date(now),
       new Date(now - this.#context.config.maxLifetime)
     )
@@ -74,9 +74,9 @@ export class StoredSessions {
     const user = String(userId)
     const repository = guardRepository(this.#context.repository(), 'revoke')
     // expired sessions too: revoking one the user still sees listed must work
-    const rows = await repository.findByUser(storedUserId(user), new Date(0), new Date(0))
+    const rows = await repository.findByUser(user, new Date(0), new Date(0))
     const row = rows.find((candidate) => handleOf(candidate.id) === handle)
-    const revoked = row ? await repository.deleteForUser(row.id, storedUserId(user)) : false
+    const revoked = row ? await repository.deleteForUser(row.id, user) : false
     // its remember-me cookie would sign that browser straight back in
     const token = revoked ? this.#rememberMeTokenOf(row!) : null
     if (token !== null) await this.#context.rememberMeTokens!.end(user, { only: token })
@@ -112,7 +112,7 @@ export class StoredSessions {
       keep = row?.userId === storedUserId(user) ? this.#rememberMeTokenOf(row) : null
     }
 
-    const count = await repository.deleteOthersForUser(storedUserId(user), currentHash)
+    const count = await repository.deleteOthersForUser(user, currentHash)
     if (tokens) await tokens.end(user, { allBut: keep })
     this.#emit(user, 'others', count)
     return count
