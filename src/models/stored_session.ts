@@ -42,9 +42,12 @@ function readTimesAsUtc(query: Query) {
  * sessions, admin screens, reports. The `data` column is encrypted and
  * bound to the id; read sessions through the store, not through this model.
  * `storedSession()` points it at the store's table and connection.
+ * `user_id` holds `storedUserId(id)` (the id itself unless it is long);
+ * on MySQL the column's collation ignores case, so compare the result if
+ * your ids can differ in case alone. `StoredSessions.devices()` does both.
  *
  * @example
- * const sessions = await StoredSession.query().where('user_id', user.id)
+ * const sessions = await StoredSession.query().where('user_id', storedUserId(user.id))
  */
 export class StoredSession extends BaseModel {
   /** The store's `table` and `connection` are applied by `storedSession()`. */
