@@ -8,17 +8,19 @@ import { contextOf } from '../src/store_context.ts'
 import { SessionRepository } from '../src/request/repository.ts'
 import { StoredSessionStore } from '../src/request/store.ts'
 import { hashSessionId } from '../src/request/session_id.ts'
-import type { StoredSessionEvents } from '../src/types.ts'
+import type { StoredSessionConfig, StoredSessionEvents } from '../src/types.ts'
+import { revokeUserSessions } from '../src/maintenance/revoke.ts'
+import { MINUTE } from './helpers/app.ts'
 
 /**
  * Two stores on one session id play two requests of one browser: each
  * reads, then writes what its handler left, in an order the test chooses.
  */
-async function setup(dialect: Dialect) {
+async function setup(dialect: Dialect, config: StoredSessionConfig = {}) {
   const table = uniqueTable()
   const { db, emitter } = await setupDatabase(dialect, table)
   const clock = new FakeClock()
-  const factory = createStoredSessionFactory(resolveConfig({ table }), {
+  const factory = createStoredSessionFactory(resolveConfig({ table, ...config }), {
     db,
     emitter,
     keyring: makeKeyring(),
@@ -149,6 +151,79 @@ for (const dialect of enabledDialects()) {
       ])
     })
 
+    test('a request that read a session before maxLifetime does not start it again after', async ({
+      assert,
+      cleanup,
+    }) => {
+      const short = await setup(dialect, { maxLifetime: '1 hour' })
+      cleanup(() => short.cleanup())
+      const id = randomUUID()
+      await short.request().write(id, { auth_web: 5 })
+      short.clock.advance(59 * MINUTE)
+      const slow = short.request()
+      const other = short.request()
+      const values = await begin(slow, id)
+      const otherValues = await begin(other, id)
+      otherValues.tab = 1
+      await other.write(id, otherValues)
+      short.clock.advance(2 * MINUTE)
+      values.cart = [1]
+      await slow.write(id, values)
+      short.clock.advance(MINUTE)
+
+      assert.isNull(await short.stored(id))
+      assert.deepEqual(
+        short.conflicts.map((event) => event.outcome),
+        ['destroyed']
+      )
+    })
+
+    // SQLite has no certification failures: serialized() holds the file's write lock
+    if (dialect.name !== 'sqlite') {
+      test('a merge that fails certification while the user is revoked stays revoked on its retry', async ({
+        assert,
+      }) => {
+        const id = randomUUID()
+        await t.request().write(id, { auth_web: 5 })
+        const slow = certificationFailingStore()
+        const other = t.request()
+        const values = await begin(slow, id)
+        const otherValues = await begin(other, id)
+        otherValues.tab = 1
+        await other.write(id, otherValues)
+        values.cart = [1]
+        // another node commits revokeAll(5) while this merge's transaction is
+        // certified, and wins: the merge's COMMIT fails with 1213, and it runs again
+        await slow.write(id, values)
+
+        assert.isNull(await t.stored(id))
+        const [{ count }] = await t.db.from(t.table).count('* as count')
+        assert.equal(Number(count), 0)
+      })
+    }
+
+    test("a touch does not correct user_id over another request's write", async ({ assert }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5 })
+      // a user_id that disagrees: imported, or written while userKey was off
+      await t.db.from(t.table).where('id', hashSessionId(id)).update({ user_id: null })
+      const stale = t.request()
+      const other = t.request()
+      const values = await begin(stale, id)
+      const otherValues = await begin(other, id)
+      // another user signed in on this session (without regenerate) meanwhile
+      otherValues.auth_web = 7
+      await other.write(id, otherValues)
+      await stale.write(id, values)
+
+      const [row] = await t.db.from(t.table).select('user_id')
+      assert.equal(row.user_id, '7')
+      const ofFive = await revokeUserSessions(t.context, 5)
+      const ofSeven = await revokeUserSessions(t.context, 7)
+      assert.equal(ofFive.deleted, 0)
+      assert.equal(ofSeven.deleted, 1)
+    })
+
     test('flash messages set meanwhile survive a request consuming older ones', async ({
       assert,
     }) => {
@@ -203,6 +278,48 @@ for (const dialect of enabledDialects()) {
         maxLifetime: 30 * 86_400_000,
         touchInterval: 360_000,
         addressableByHash: false,
+      })
+    }
+
+    /**
+     * A store whose first write inside the merge's transaction runs
+     * revokeAll(5) and then fails as a Galera certification failure does
+     * (1213 / 40001): the transaction is retried from its re-read.
+     */
+    function certificationFailingStore() {
+      let failed = false
+      let revoking: Promise<unknown> | null = null
+      class Certifying extends SessionRepository {
+        async serialized<Result>(work: (repository: SessionRepository) => Promise<Result>) {
+          return super.serialized(async (locked) => {
+            // the rerun starts once the other node's revoke has committed
+            if (revoking) await revoking
+            const update = locked.update.bind(locked)
+            locked.update = async (...args) => {
+              if (failed) return update(...args)
+              failed = true
+              // it waits for this transaction's row lock, released by the rollback
+              revoking = revokeUserSessions(t.context, 5)
+              throw Object.assign(new Error('Deadlock found'), {
+                errno: 1213,
+                code: 'ER_LOCK_DEADLOCK',
+                sqlState: '40001',
+              })
+            }
+            return work(locked)
+          })
+        }
+      }
+      return new StoredSessionStore({
+        repository: new Certifying(t.db.connection().getWriteClient(), t.table),
+        codec: t.context.codec,
+        events: t.context.events,
+        clock: t.clock.now,
+        ttl: 2 * 3600_000,
+        maxLifetime: 30 * 86_400_000,
+        touchInterval: 360_000,
+        addressableByHash: false,
+        userKey: 'auth_web',
       })
     }
 

@@ -182,25 +182,28 @@ export class SessionRepository {
 
   /**
    * Refreshes the idle expiry (and the client metadata, when recorded):
-   * the only write a request that changed nothing makes. `userId` corrects
-   * a `user_id` that disagrees with the session's signed-in user.
+   * the only write a request that changed nothing makes. `correction`
+   * sets a `user_id` that disagrees with the signed-in user this request
+   * read, only while the row is still at the version it read: a write in
+   * between may have signed another user in, and set `user_id` itself.
    */
   async touch(
     hash: string,
     now: Date,
     expiresAt: Date,
     meta?: ClientMetadata,
-    userId?: string
+    correction?: { userId: string; version: number }
   ): Promise<boolean> {
     const sets = ['updated_at = ?', 'expires_at = ?']
     const bindings: Knex.RawBinding[] = [this.#table, now, expiresAt]
-    if (userId !== undefined) {
+    if (correction) {
       sets.push('user_id = ?')
-      bindings.push(userId)
+      bindings.push(correction.userId)
     }
     this.#setMetadata(sets, bindings, meta)
     bindings.push(hash)
-    const sql = `update ?? set ${sets.join(', ')} where id = ?`
+    if (correction) bindings.push(correction.version)
+    const sql = `update ?? set ${sets.join(', ')} where id = ?${correction ? ' and version = ?' : ''}`
     return this.#affected(await this.#hot(sql, bindings)) > 0
   }
 

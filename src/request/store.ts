@@ -128,6 +128,9 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   /** Tags set before the session has a row; applied when it is inserted. */
   #pendingUserIds = new Map<string, string | null>()
 
+  /** Sessions this request called tag() or untag() for: its own say over `user_id`. */
+  #explicitTags = new Set<string>()
+
   constructor(options: StoredSessionStoreOptions) {
     this.#options = options
   }
@@ -218,7 +221,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       new Date(now),
       new Date(now + this.#options.ttl),
       this.#options.client?.(),
-      userId
+      snapshot && userId !== undefined ? { userId, version: snapshot.version } : undefined
     )
     if (snapshot) snapshot.updatedAt = now
     if (snapshot && userId !== undefined) snapshot.userId = userId
@@ -363,10 +366,12 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const { repository, codec } = this.#options
     const { values, packed } = written
     const read = this.#snapshotOf(hash)?.packed
-    let target = this.#initialTarget(hash)
-    let toStore = packed
+    // decided once: a retry (after a lost race, or after a certification
+    // failure reruns the transaction) starts from it again, never from the
+    // target or the merged bytes an earlier try chose
+    const initial = this.#initialTarget(hash)
 
-    const first = await this.#attempt(repository, hash, target, toStore, values)
+    const first = await this.#attempt(repository, hash, initial, packed, values)
     if (first) return first
 
     /**
@@ -387,36 +392,40 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       repository.serialized(async (locked) => {
         for (let attempt = 1; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
           const current = await locked.find(hash, true)
-          if (!current) {
-            if (target.kind === 'update') {
-              debug('write %s: dropped, the session was destroyed meanwhile', shortHash(hash))
-              this.#snapshot = null
-              this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
-              return { created: false, bytes: 0 }
-            }
-            target = { kind: 'insert', version: initialVersion() }
-          } else {
-            const theirs = this.#decode(current)
-            if (theirs) {
-              try {
-                toStore = packMerged(
-                  codec,
-                  mergeChanges(theirs.values, ownChanges(), codec),
-                  written
-                )
-              } catch (error) {
-                // Not a database failure: rethrown as is once the lock is released.
-                mergeError = error
-                return null
-              }
-              target = { kind: 'update', version: current.version }
-              this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
-            } else {
-              target = { kind: 'replace', version: current.version }
-            }
+          const theirs = current ? this.#decode(current) : null
+          if (initial.kind === 'update' && !theirs) {
+            // the session this request read was destroyed, revoked or
+            // trimmed, or has expired (idle or past maxLifetime) since: it
+            // stays so, and its values never start a row again
+            debug('write %s: dropped, the session ended meanwhile', shortHash(hash))
+            this.#snapshot = null
+            this.#emitConflict(hash, attempt, 'destroyed', ownChanges().size)
+            return { created: false, bytes: 0 }
           }
-          const stored = await this.#attempt(locked, hash, target, toStore, values)
-          if (stored) return stored
+          let target: WriteTarget
+          let toStore = packed
+          let stored = values
+          let userId: { value: string | null | undefined } | undefined
+          if (!current) {
+            target = { kind: 'insert', version: initialVersion() }
+          } else if (!theirs) {
+            // this request began a session of its own over an unusable row
+            target = { kind: 'replace', version: current.version }
+          } else {
+            try {
+              stored = mergeChanges(theirs.values, ownChanges(), codec)
+              toStore = packMerged(codec, stored, written)
+              userId = { value: this.#mergedUserId(hash, stored, current.userId) }
+            } catch (error) {
+              // Not a database failure: rethrown as is once the lock is released.
+              mergeError = error
+              return null
+            }
+            target = { kind: 'update', version: current.version }
+            this.#emitConflict(hash, attempt, 'merged', ownChanges().size)
+          }
+          const done = await this.#attempt(locked, hash, target, toStore, stored, userId)
+          if (done) return done
         }
         return null
       })
@@ -444,11 +453,12 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     hash: string,
     target: WriteTarget,
     toStore: Buffer,
-    values: SessionData
+    values: SessionData,
+    merged?: { value: string | null | undefined }
   ): Promise<{ created: boolean; bytes: number } | null> {
     const now = this.#options.clock()
     const sealed = this.#options.codec.seal(toStore, hash, this.#sessionKeys)
-    const userId = this.#userIdFor(hash, target)
+    const userId = merged ? merged.value : this.#userIdFor(hash, target)
     const written = await this.#execute(repository, target, hash, {
       data: sealed,
       userId,
@@ -515,6 +525,25 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     }
   }
 
+  /**
+   * The `user_id` of a write merged into what another request stored: the
+   * signed-in user of the merged values, which that request may have
+   * changed (undefined leaves the column as it is). A tag() or untag() of
+   * this request, and a store without `userKey`, keep the request's own.
+   */
+  #mergedUserId(
+    hash: string,
+    merged: SessionData,
+    current: string | null
+  ): string | null | undefined {
+    if (!this.#options.userKey || this.#explicitTags.has(hash))
+      return this.#pendingUserIds.get(hash)
+    const signedIn = this.#userKeyValue(merged)
+    if (signedIn !== undefined) return signedIn === current ? undefined : signedIn
+    // signed out by this request (its read held the key) or never signed in
+    return this.#pendingUserIds.get(hash) === null ? null : undefined
+  }
+
   #userKeyValue(values: SessionData): string | undefined {
     const key = this.#options.userKey
     const value = key ? values[key] : undefined
@@ -543,6 +572,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async #setUserId(sessionId: string, userId: string | null): Promise<void> {
     const hash = this.#hashOf(sessionId)
     if (!hash) return
+    this.#explicitTags.add(hash)
 
     const snapshot = this.#snapshotOf(hash)
     if (snapshot || this.#options.addressableByHash) {
