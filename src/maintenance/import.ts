@@ -148,6 +148,13 @@ export async function importDatabaseSessions(
       summary[outcome]++
       seen.push({ id: hash, version })
     }
+    // before the copy: should this run die after inserting them, the next one
+    // must not take a session revoked meanwhile for one never copied (at
+    // worst a session inserted by no run is never copied, a sign-out)
+    await ledger.markSeen(
+      run,
+      unseen.map((session) => ({ id: session.hash, version: 0 }))
+    )
     for (const { hash, outcome, version } of await copyUnseen(context, queries, unseen)) {
       summary[outcome]++
       seen.push({ id: hash, version })
@@ -216,12 +223,9 @@ async function copyUnseen(
       results.push(
         version === 0
           ? { hash: row.id, outcome: 'copied', version: 0 }
-          : // deleted meanwhile, or created by the store: what `copy` would find
-            {
-              hash: row.id,
-              outcome: 'skipped',
-              version: version === undefined ? null : OWNED_BY_STORE,
-            }
+          : // created by the store, or deleted here meanwhile (revoked right
+            // after it went in): the store's either way, never copied again
+            { hash: row.id, outcome: 'skipped', version: OWNED_BY_STORE }
       )
     }
   }
@@ -260,8 +264,12 @@ async function copy(
   }
 
   const ours = await repository.find(session.hash)
-  // copied by an earlier run and deleted here since: stays deleted
-  if (!ours) return { outcome: imported === null ? 'skipped' : 'deletedHere', version: imported }
+  // copied by an earlier run, or created by the store, and deleted here since: stays deleted
+  if (!ours) {
+    return imported === null
+      ? { outcome: 'skipped', version: OWNED_BY_STORE }
+      : { outcome: 'deletedHere', version: imported }
+  }
   // rows copied before imports kept a ledger are at version 0
   if (ours.version !== (imported ?? 0)) return { outcome: 'skipped', version: OWNED_BY_STORE }
   const unchanged =

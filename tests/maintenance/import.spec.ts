@@ -140,6 +140,59 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(await bodyOf(moveTo(browser, after)), { user: null })
     })
 
+    test('a session revoked while a run copies it, or after a run that died past its insert, is never copied again', async ({
+      assert,
+      cleanup,
+    }) => {
+      const { t, source } = await importSetup(dialect, cleanup)
+      const knex = t.db.connection().getWriteClient()
+      const sourceRow = (user: number) => {
+        const id = `signed-in-session-of-${user}`
+        return {
+          id,
+          data: new MessageBuilder().build({ auth_web: user }, undefined, id),
+          user_id: null,
+          expires_at: new Date(t.clock.now() + HOUR),
+        }
+      }
+      const original = MaintenanceQueries.prototype.insertImported
+      cleanup(() => void (MaintenanceQueries.prototype.insertImported = original))
+      const countOf = async (user: number) => {
+        const rows = await t.rows((query) => query.where('user_id', String(user)))
+        return rows.length
+      }
+
+      // an admin revokes user 42 right after the run inserted its session
+      await knex(source).insert(sourceRow(42))
+      MaintenanceQueries.prototype.insertImported = async function (...args) {
+        const inserted = await original.apply(this, args)
+        await revokeUserSessions(t.context, 42)
+        return inserted
+      }
+      await importDatabaseSessions(t.context, { from: source })
+      MaintenanceQueries.prototype.insertImported = original
+      await importDatabaseSessions(t.context, { from: source })
+      const afterRevokedMidRun = await countOf(42)
+
+      // a run dies right after its insert (the connection lost), user 43 is revoked, a run follows
+      await knex(source).insert(sourceRow(43))
+      MaintenanceQueries.prototype.insertImported = async function (...args) {
+        await original.apply(this, args)
+        throw Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST' })
+      }
+      await assert.rejects(() => importDatabaseSessions(t.context, { from: source }))
+      MaintenanceQueries.prototype.insertImported = original
+      const afterDeadRun = await countOf(43)
+      const revoked = await revokeUserSessions(t.context, 43)
+      const next = await importDatabaseSessions(t.context, { from: source })
+
+      assert.equal(afterRevokedMidRun, 0)
+      assert.equal(afterDeadRun, 1)
+      assert.equal(revoked.deleted, 1)
+      assert.equal(await countOf(43), 0)
+      assert.equal(next.copied, 0)
+    })
+
     test('userKey false: an imported session keeps the built-in tag only', async ({
       assert,
       cleanup,
