@@ -180,6 +180,27 @@ for (const dialect of enabledDialects()) {
 
     // SQLite has no certification failures: serialized() holds the file's write lock
     if (dialect.name !== 'sqlite') {
+      test('a regenerate() committed past maxLifetime does not carry the session into a new id', async ({
+        assert,
+        cleanup,
+      }) => {
+        const short = await setup(dialect, { maxLifetime: '1 hour' })
+        cleanup(() => short.cleanup())
+        const id = randomUUID()
+        await short.request().write(id, { auth_web: 5 })
+        short.clock.advance(59 * MINUTE)
+        const slow = short.request()
+        const values = await begin(slow, id)
+        short.clock.advance(2 * MINUTE)
+        // what the Session's commit does after regenerate()
+        const newId = randomUUID()
+        await slow.destroy(id)
+        await slow.write(newId, values)
+
+        assert.isNull(await short.stored(id))
+        assert.isNull(await short.stored(newId))
+      })
+
       test('a merge that fails certification while the user is revoked stays revoked on its retry', async ({
         assert,
       }) => {
@@ -201,6 +222,47 @@ for (const dialect of enabledDialects()) {
         assert.equal(Number(count), 0)
       })
     }
+
+    if (dialect.name !== 'sqlite') {
+      test('a merged sign-out whose COMMIT fails certification clears user_id on its rerun', async ({
+        assert,
+      }) => {
+        const id = randomUUID()
+        await t.request().write(id, { auth_web: 5, cart: [1] })
+        const signOut = commitFailingStore()
+        const other = t.request()
+        const values = await begin(signOut, id)
+        const otherValues = await begin(other, id)
+        otherValues.tab = 1
+        await other.write(id, otherValues)
+        delete values.auth_web
+        await signOut.write(id, values)
+
+        const [row] = await t.db.from(t.table).select('user_id')
+        assert.isNull(row.user_id)
+        assert.deepEqual(await t.stored(id), { cart: [1], tab: 1 })
+      })
+    }
+
+    test("a tag() of this request survives a merge over another request's sign-out", async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5 })
+      const switching = t.request()
+      const signOut = t.request()
+      const values = await begin(switching, id)
+      const signOutValues = await begin(signOut, id)
+      await switching.tag(id, '7')
+      delete signOutValues.auth_web
+      await signOut.write(id, signOutValues)
+      values.auth_web = 7
+      await switching.write(id, values)
+
+      const [row] = await t.db.from(t.table).select('user_id')
+      assert.equal(row.user_id, '7')
+      assert.deepEqual(await t.stored(id), { auth_web: 7 })
+    })
 
     test("a touch does not correct user_id over another request's write", async ({ assert }) => {
       const id = randomUUID()
@@ -312,6 +374,39 @@ for (const dialect of enabledDialects()) {
       }
       return new StoredSessionStore({
         repository: new Certifying(t.db.connection().getWriteClient(), t.table),
+        codec: t.context.codec,
+        events: t.context.events,
+        clock: t.clock.now,
+        ttl: 2 * 3600_000,
+        maxLifetime: 30 * 86_400_000,
+        touchInterval: 360_000,
+        addressableByHash: false,
+        userKey: 'auth_web',
+      })
+    }
+
+    /**
+     * A store whose first merge transaction fails at COMMIT as Galera
+     * reports a certification failure (1213): its work ran, and runs again.
+     */
+    function commitFailingStore() {
+      let failed = false
+      class FailingCommit extends SessionRepository {
+        async serialized<Result>(work: (repository: SessionRepository) => Promise<Result>) {
+          return super.serialized(async (locked) => {
+            const result = await work(locked)
+            if (failed) return result
+            failed = true
+            throw Object.assign(new Error('Deadlock found'), {
+              errno: 1213,
+              code: 'ER_LOCK_DEADLOCK',
+              sqlState: '40001',
+            })
+          })
+        }
+      }
+      return new StoredSessionStore({
+        repository: new FailingCommit(t.db.connection().getWriteClient(), t.table),
         codec: t.context.codec,
         events: t.context.events,
         clock: t.clock.now,

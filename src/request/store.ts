@@ -70,6 +70,8 @@ interface Snapshot {
   hash: string
   version: number
   packed: Buffer
+  /** When the session began: `maxLifetime` counts from it. */
+  createdAt: number
   updatedAt: number
   userId: string | null
   /**
@@ -128,8 +130,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   /** Tags set before the session has a row; applied when it is inserted. */
   #pendingUserIds = new Map<string, string | null>()
 
-  /** Sessions this request called tag() or untag() for: its own say over `user_id`. */
-  #explicitTags = new Set<string>()
+  /** What this request's tag() or untag() set `user_id` to: its own say over it. */
+  #explicitTags = new Map<string, string | null>()
 
   constructor(options: StoredSessionStoreOptions) {
     this.#options = options
@@ -249,7 +251,10 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       return
     }
     const deleted = await this.#options.repository.delete(hash)
-    if (read && !deleted) this.#revokedRead = read.packed
+    // past maxLifetime by now, its values must not go on under a new id
+    // (regenerate() is destroy + write) with a fresh created_at either
+    const ended = read && read.createdAt + this.#options.maxLifetime <= this.#options.clock()
+    if (read && (!deleted || ended)) this.#revokedRead = read.packed
     debug('destroy %s%s', shortHash(hash), deleted ? '' : ': already deleted')
     this.#options.events.emit('stored_session:destroy', () => ({
       hashedId: hash,
@@ -346,6 +351,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       hash: row.id,
       version: row.version,
       packed: decoded.packed,
+      createdAt: row.createdAt,
       updatedAt: row.updatedAt,
       userId: row.userId,
       userKeyValue: this.#userKeyValue(decoded.values),
@@ -372,7 +378,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const initial = this.#initialTarget(hash)
 
     const first = await this.#attempt(repository, hash, initial, packed, values)
-    if (first) return first
+    if (first) return this.#persisted(hash, first)
 
     /**
      * This request's own changes, diffed against what it read; only needed
@@ -431,8 +437,17 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       })
     )
     if (mergeError) throw mergeError
-    if (outcome) return outcome
+    if (outcome) return this.#persisted(hash, outcome)
     throw new E_SESSION_WRITE_CONFLICT([`${MAX_WRITE_ATTEMPTS} attempts lost`])
+  }
+
+  /**
+   * A pending tag is done with only once the write holding it is committed:
+   * a transaction a certification failure rolls back runs again and needs it.
+   */
+  #persisted<Result>(hash: string, result: Result): Result {
+    this.#pendingUserIds.delete(hash)
+    return result
   }
 
   /**
@@ -468,13 +483,13 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     })
     if (!written) return null
 
-    this.#pendingUserIds.delete(hash)
     this.#stale = null
     if (this.#absent === hash) this.#absent = null
     this.#snapshot = {
       hash,
       version: target.kind === 'insert' ? target.version : target.version + 1,
       packed: toStore,
+      createdAt: target.kind === 'update' ? (this.#snapshotOf(hash)?.createdAt ?? now) : now,
       updatedAt: now,
       userId: userId === undefined ? (this.#snapshotOf(hash)?.userId ?? null) : userId,
       userKeyValue: this.#userKeyValue(values),
@@ -536,8 +551,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     merged: SessionData,
     current: string | null
   ): string | null | undefined {
-    if (!this.#options.userKey || this.#explicitTags.has(hash))
-      return this.#pendingUserIds.get(hash)
+    if (this.#explicitTags.has(hash)) return this.#explicitTags.get(hash)
+    if (!this.#options.userKey) return this.#pendingUserIds.get(hash)
     const signedIn = this.#userKeyValue(merged)
     if (signedIn !== undefined) return signedIn === current ? undefined : signedIn
     // signed out by this request (its read held the key) or never signed in
@@ -572,7 +587,7 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   async #setUserId(sessionId: string, userId: string | null): Promise<void> {
     const hash = this.#hashOf(sessionId)
     if (!hash) return
-    this.#explicitTags.add(hash)
+    this.#explicitTags.set(hash, userId)
 
     const snapshot = this.#snapshotOf(hash)
     if (snapshot || this.#options.addressableByHash) {
