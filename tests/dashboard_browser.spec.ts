@@ -66,6 +66,13 @@ for (const dialect of enabledDialects()) {
      * A browser of its own (cookies and all), signed in as `user`.
      */
     async function signedIn(user: string, options: { userAgent?: string; width?: number } = {}) {
+      // a chromium that crashed under a loaded machine is not the dashboard's
+      // failure: said, and replaced, so one crash does not fail every later test
+      if (!browser!.isConnected()) {
+        console.log(`[stored-session] chromium disconnected; launching it again`)
+        contexts.length = 0
+        browser = await launchChromium()
+      }
       const context = await browser!.newContext({
         userAgent: options.userAgent,
         viewport: options.width ? { width: options.width, height: 760 } : undefined,
