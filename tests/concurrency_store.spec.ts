@@ -286,6 +286,93 @@ for (const dialect of enabledDialects()) {
       assert.equal(ofSeven.deleted, 1)
     })
 
+    test('a regenerate() of a session revoked meanwhile, and started again under its id by a parallel request, carries nothing', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5, secret: 'x' })
+      t.clock.advance(MINUTE)
+      const slow = t.request()
+      const values = await begin(slow, id)
+      await revokeUserSessions(t.context, 5)
+      // the same browser's next request: no session, so a new one under the same cookie id
+      const parallel = t.request()
+      const fresh = await begin(parallel, id)
+      fresh.csrf = 'abc'
+      await parallel.write(id, fresh)
+      const newId = randomUUID()
+      await slow.destroy(id)
+      await slow.write(newId, values)
+
+      assert.isNull(await t.stored(newId))
+      assert.deepEqual(await t.stored(id), { csrf: 'abc' })
+      const [{ count }] = await t.db.from(t.table).whereNotNull('user_id').count('* as count')
+      assert.equal(Number(count), 0)
+    })
+
+    test('a write of a session revoked meanwhile does not reach the new session a parallel request started under its id', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5 })
+      t.clock.advance(MINUTE)
+      const slow = t.request()
+      const values = await begin(slow, id)
+      await revokeUserSessions(t.context, 5)
+      const parallel = t.request()
+      const fresh = await begin(parallel, id)
+      fresh.csrf = 'abc'
+      await parallel.write(id, fresh)
+      values.sudo = true
+      await slow.write(id, values)
+
+      assert.deepEqual(await t.stored(id), { csrf: 'abc' })
+      assert.deepEqual(
+        t.conflicts.map((event) => event.outcome),
+        ['destroyed']
+      )
+    })
+
+    test('a regenerate() after another request wrote the session still moves it to the new id', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5 })
+      const signIn = t.request()
+      const other = t.request()
+      const values = await begin(signIn, id)
+      const otherValues = await begin(other, id)
+      otherValues.tab = 1
+      await other.write(id, otherValues)
+      values.auth_web = 6
+      const newId = randomUUID()
+      await signIn.destroy(id)
+      await signIn.write(newId, values)
+
+      assert.isNull(await t.stored(id))
+      assert.deepEqual(await t.stored(newId), { auth_web: 6 })
+    })
+
+    test("a sign-out clears user_id that another request's touch set after it read", async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5, cart: [1] })
+      // a user_id that disagrees: imported, or written while userKey was off
+      await t.db.from(t.table).where('id', hashSessionId(id)).update({ user_id: null })
+      const signOut = t.request()
+      const reader = t.request()
+      const values = await begin(signOut, id)
+      await begin(reader, id)
+      await reader.touch(id)
+      delete values.auth_web
+      await signOut.write(id, values)
+
+      const [row] = await t.db.from(t.table).select('user_id')
+      assert.isNull(row.user_id)
+      assert.deepEqual(await t.stored(id), { cart: [1] })
+    })
+
     test('flash messages set meanwhile survive a request consuming older ones', async ({
       assert,
     }) => {

@@ -248,6 +248,16 @@ export class SessionRepository {
     return this.#affected(result) > 0
   }
 
+  /** Deletes a row only while it is at `version`. */
+  async deleteAt(hash: string, version: number): Promise<boolean> {
+    const result = await this.#raw('delete from ?? where id = ? and version = ?', [
+      this.#table,
+      hash,
+      version,
+    ])
+    return this.#affected(result) > 0
+  }
+
   /**
    * Live rows of a user: not idle-expired and created after `createdAfter`.
    */

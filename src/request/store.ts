@@ -250,7 +250,9 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       debug('destroy %s: no row to delete', shortHash(hash))
       return
     }
-    const deleted = await this.#options.repository.delete(hash)
+    const deleted = read
+      ? await this.#deleteRead(hash, read)
+      : await this.#options.repository.delete(hash)
     // past maxLifetime by now, its values must not go on under a new id
     // (regenerate() is destroy + write) with a fresh created_at either
     const ended = read && read.createdAt + this.#options.maxLifetime <= this.#options.clock()
@@ -260,6 +262,38 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       hashedId: hash,
       duration: performance.now() - started,
     }))
+  }
+
+  /**
+   * Whether a row is the session this request read (or, when it read none,
+   * any row): the same session keeps its `created_at` and only counts its
+   * version up; a row created under the id after that one was deleted has
+   * a new `created_at` and a random version, and is another session.
+   */
+  #continues(row: StoredSessionRow, read: Snapshot | null): boolean {
+    return !read || (row.createdAt === read.createdAt && row.version >= read.version)
+  }
+
+  /**
+   * Deletes the session this request read, and only that one: a row
+   * created under its id after it was deleted (revoked, signed out, then a
+   * parallel request of the browser wrote) is another session, and this
+   * request's values must not move on (regenerate()) as if the delete had
+   * found what it read. The same session has kept its `created_at` and only
+   * counted its version up; a new row has a new `created_at` and a random
+   * version. One statement unless another request wrote in between.
+   */
+  async #deleteRead(hash: string, read: Snapshot): Promise<boolean> {
+    const repository = this.#options.repository
+    let version = read.version
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      if (await repository.deleteAt(hash, version)) return true
+      const current = await repository.find(hash)
+      if (!current || !this.#continues(current, read)) return false
+      version = current.version
+    }
+    // still written to all along: the same session, deleted whatever its version
+    return repository.delete(hash)
   }
 
   /**
@@ -371,7 +405,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
   ): Promise<{ created: boolean; bytes: number }> {
     const { repository, codec } = this.#options
     const { values, packed } = written
-    const read = this.#snapshotOf(hash)?.packed
+    const readFrom = this.#snapshotOf(hash)
+    const read = readFrom?.packed
     // decided once: a retry (after a lost race, or after a certification
     // failure reruns the transaction) starts from it again, never from the
     // target or the merged bytes an earlier try chose
@@ -398,7 +433,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
       repository.serialized(async (locked) => {
         for (let attempt = 1; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
           const current = await locked.find(hash, true)
-          const theirs = current ? this.#decode(current) : null
+          const theirs =
+            current && this.#continues(current, readFrom) ? this.#decode(current) : null
           if (initial.kind === 'update' && !theirs) {
             // the session this request read was destroyed, revoked or
             // trimmed, or has expired (idle or past maxLifetime) since: it
@@ -575,7 +611,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
     const userId = this.#userKeyValue(values)
     if (userId !== undefined) {
       if (userId !== snapshot?.userId) this.#pendingUserIds.set(hash, userId)
-    } else if (snapshot?.userKeyValue !== undefined && snapshot.userId !== null) {
+    } else if (snapshot?.userKeyValue !== undefined) {
+      // even where the row read said null: another request may have set it since
       this.#pendingUserIds.set(hash, null)
     }
   }
