@@ -353,6 +353,29 @@ for (const dialect of enabledDialects()) {
       assert.deepEqual(await t.stored(newId), { auth_web: 6 })
     })
 
+    test('a sign-out after any number of writes by other requests still ends the session', async ({
+      assert,
+    }) => {
+      const id = randomUUID()
+      await t.request().write(id, { auth_web: 5, csrf: 'x' })
+      const signOut = t.request()
+      const values = await begin(signOut, id)
+      // 20,000 writes by other requests (a client flooding the session) while it ran
+      await t.db
+        .from(t.table)
+        .where('id', hashSessionId(id))
+        .update({ version: t.db.raw('version + 20000') })
+      delete values.auth_web
+      const newId = randomUUID()
+      await signOut.destroy(id)
+      await signOut.write(newId, values)
+
+      assert.isNull(await t.stored(id))
+      assert.deepEqual(await t.stored(newId), { csrf: 'x' })
+      const [{ count }] = await t.db.from(t.table).whereNotNull('user_id').count('* as count')
+      assert.equal(Number(count), 0)
+    })
+
     test("a sign-out clears user_id that another request's touch set after it read", async ({
       assert,
     }) => {

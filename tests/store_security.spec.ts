@@ -225,6 +225,7 @@ for (const dialect of enabledDialects()) {
       const signOut = store()
       await signOut.read(id)
       await signOut.destroy(id)
+      t.clock.advance(1000)
       const next = store()
       assert.isNull(await next.read(id))
       await next.write(id, { theme: 'dark' })

@@ -26,15 +26,6 @@ import { packMerged, packSession, type PackedSession } from './flashed_input.ts'
  */
 const MAX_WRITE_ATTEMPTS = 8
 
-/**
- * More writes than one session takes while one request runs. A session's
- * version counts its writes; a row created under the same id later starts
- * at a random version, in this range of the read one with a chance of
- * 1 in 100,000 (that, and the same `created_at` to the millisecond, which
- * only a stopped test clock gives).
- */
-const WRITES_WHILE_A_REQUEST_RUNS = 10_000
-
 export interface StoredSessionStoreOptions {
   repository: SessionRepository
   codec: SessionCodec
@@ -275,14 +266,13 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
 
   /**
    * Whether a row is the session this request read (or, when it read none,
-   * any row): the same session keeps its `created_at` and only counts its
-   * version up; a row created under the id after that one was deleted has
-   * a new `created_at` and a random version, and is another session.
+   * any row). A session keeps its `created_at` through every write; a row
+   * created under the id after that one was deleted has its own. Versions
+   * cannot tell: however many writes a request lets pass (a client can send
+   * thousands), its sign-out must still find its session.
    */
   #continues(row: StoredSessionRow, read: Snapshot | null): boolean {
-    if (!read) return true
-    const writes = row.version - read.version
-    return row.createdAt === read.createdAt && writes >= 0 && writes < WRITES_WHILE_A_REQUEST_RUNS
+    return !read || row.createdAt === read.createdAt
   }
 
   /**
@@ -290,9 +280,8 @@ export class StoredSessionStore implements SessionStoreWithTaggingContract {
    * created under its id after it was deleted (revoked, signed out, then a
    * parallel request of the browser wrote) is another session, and this
    * request's values must not move on (regenerate()) as if the delete had
-   * found what it read. The same session has kept its `created_at` and only
-   * counted its version up; a new row has a new `created_at` and a random
-   * version. One statement unless another request wrote in between.
+   * found what it read (see #continues). One statement unless another
+   * request wrote in between.
    */
   async #deleteRead(hash: string, read: Snapshot): Promise<boolean> {
     const repository = this.#options.repository
