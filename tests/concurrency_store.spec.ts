@@ -441,8 +441,15 @@ for (const dialect of enabledDialects()) {
           return super.update(hash, version, changes)
         }
       }
+      return storeOn(new AlwaysOvertaken(t.db.connection().getWriteClient(), t.table))
+    }
+
+    /**
+     * A request's store over `repository`, as the factory would build it.
+     */
+    function storeOn(repository: SessionRepository) {
       return new StoredSessionStore({
-        repository: new AlwaysOvertaken(t.db.connection().getWriteClient(), t.table),
+        repository,
         codec: t.context.codec,
         events: t.context.events,
         clock: t.clock.now,
@@ -450,6 +457,16 @@ for (const dialect of enabledDialects()) {
         maxLifetime: 30 * 86_400_000,
         touchInterval: 360_000,
         addressableByHash: false,
+        userKey: 'auth_web',
+      })
+    }
+
+    /** What a Galera node reports for a transaction that lost certification. */
+    function certificationFailure() {
+      return Object.assign(new Error('Deadlock found'), {
+        errno: 1213,
+        code: 'ER_LOCK_DEADLOCK',
+        sqlState: '40001',
       })
     }
 
@@ -472,27 +489,13 @@ for (const dialect of enabledDialects()) {
               failed = true
               // it waits for this transaction's row lock, released by the rollback
               revoking = revokeUserSessions(t.context, 5)
-              throw Object.assign(new Error('Deadlock found'), {
-                errno: 1213,
-                code: 'ER_LOCK_DEADLOCK',
-                sqlState: '40001',
-              })
+              throw certificationFailure()
             }
             return work(locked)
           })
         }
       }
-      return new StoredSessionStore({
-        repository: new Certifying(t.db.connection().getWriteClient(), t.table),
-        codec: t.context.codec,
-        events: t.context.events,
-        clock: t.clock.now,
-        ttl: 2 * 3600_000,
-        maxLifetime: 30 * 86_400_000,
-        touchInterval: 360_000,
-        addressableByHash: false,
-        userKey: 'auth_web',
-      })
+      return storeOn(new Certifying(t.db.connection().getWriteClient(), t.table))
     }
 
     /**
@@ -507,25 +510,11 @@ for (const dialect of enabledDialects()) {
             const result = await work(locked)
             if (failed) return result
             failed = true
-            throw Object.assign(new Error('Deadlock found'), {
-              errno: 1213,
-              code: 'ER_LOCK_DEADLOCK',
-              sqlState: '40001',
-            })
+            throw certificationFailure()
           })
         }
       }
-      return new StoredSessionStore({
-        repository: new FailingCommit(t.db.connection().getWriteClient(), t.table),
-        codec: t.context.codec,
-        events: t.context.events,
-        clock: t.clock.now,
-        ttl: 2 * 3600_000,
-        maxLifetime: 30 * 86_400_000,
-        touchInterval: 360_000,
-        addressableByHash: false,
-        userKey: 'auth_web',
-      })
+      return storeOn(new FailingCommit(t.db.connection().getWriteClient(), t.table))
     }
 
     test('after one lost attempt the merge holds the lock and cannot lose again', async ({
